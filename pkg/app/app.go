@@ -1,0 +1,56 @@
+// Package app builds the command tree and turns errors into exit codes; it
+// is the only place that knows about both.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/cododemo/cododemo/pkg/cmdutil"
+)
+
+// Version is set at build time with -ldflags "-X .../pkg/app.Version=...".
+var Version = "dev"
+
+// Main runs the CLI for the real process and returns the exit code.
+func Main() int {
+	f, err := cmdutil.New(Version)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "cododemo:", err)
+		return cmdutil.ExitFailure
+	}
+	// Ctrl-C cancels the context; commands stop their children and return.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return Run(ctx, f, os.Args[1:])
+}
+
+// Run executes one command line and maps its error to an exit code.
+func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {
+	root := NewCmdRoot(f)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	return exitCode(ctx, f, err)
+}
+
+func exitCode(ctx context.Context, f *cmdutil.Factory, err error) int {
+	if err == nil {
+		return cmdutil.ExitOK
+	}
+	var silent *cmdutil.SilentError
+	if errors.As(err, &silent) {
+		return silent.Code
+	}
+	fmt.Fprintln(f.IO.ErrOut, "Error:", err)
+	switch {
+	case ctx.Err() != nil || errors.Is(err, context.Canceled):
+		return cmdutil.ExitCancelled
+	case cmdutil.IsUsage(err):
+		return cmdutil.ExitUsage
+	}
+	return cmdutil.ExitFailure
+}

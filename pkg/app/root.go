@@ -1,0 +1,33 @@
+package app
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/cododemo/cododemo/pkg/cmd/version"
+	"github.com/cododemo/cododemo/pkg/cmdutil"
+)
+
+// NewCmdRoot builds the whole command tree. There are no package-level
+// commands: every run gets fresh ones, so tests never share flag state.
+func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "cododemo",
+		Short: "Stand up a multi-node Flatcar (CoreOS) lab with Vagrant, prove it healthy, tear it down",
+		Long: `cododemo renders, starts, verifies and destroys a multi-node
+CoreOS-family lab (Flatcar Container Linux, or legacy CoreOS boxes) on a
+laptop with Vagrant: etcd clustered across the nodes, fleet scheduling
+units, Docker on every node.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetIn(f.IO.In)
+	root.SetOut(f.IO.Out)
+	root.SetErr(f.IO.ErrOut)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return cmdutil.Usage(err) })
+	cmdutil.AddGlobalFlags(root)
+
+	root.AddCommand(
+		version.NewCmdVersion(f),
+	)
+	return root
+}

@@ -1,0 +1,152 @@
+// Package config defines the lab's configuration (Lab), loads it from
+// cododemo.yaml, CODODEMO_* environment variables and flags with one private
+// viper instance, and validates it with errors that name the key and line.
+package config
+
+// Lab is the typed configuration of one lab. Every field has a yaml and a
+// mapstructure tag with the same name: the first serves the strict YAML
+// decode (for line numbers), the second viper's merge of all sources.
+type Lab struct {
+	// Name identifies the lab; it prefixes VM names so two labs coexist.
+	Name string `yaml:"name" mapstructure:"name"`
+	// Distro is flatcar (default) or coreos (legacy boxes from a local cache).
+	Distro string `yaml:"distro" mapstructure:"distro"`
+	// Channel is alpha, beta, stable or lts (flatcar only).
+	Channel string `yaml:"channel" mapstructure:"channel"`
+	// Version is "current" or an exact release such as 4593.2.5.
+	Version string `yaml:"version" mapstructure:"version"`
+	// Arch is the box architecture: amd64 or arm64.
+	Arch string `yaml:"arch" mapstructure:"arch"`
+	// Provider is the Vagrant provider: virtualbox (default) or libvirt.
+	Provider string `yaml:"provider" mapstructure:"provider"`
+	// Format is the first-boot provisioning: ignition or cloud-config.
+	Format string `yaml:"format" mapstructure:"format"`
+	// StateDir holds the rendered Vagrantfile, node configs, keys and logs,
+	// relative to the config file's directory.
+	StateDir string `yaml:"state_dir" mapstructure:"state_dir"`
+	// Templates overrides the embedded templates with a directory.
+	Templates string `yaml:"templates" mapstructure:"templates"`
+	// Mirror replaces the release server's base URL (a room's local mirror).
+	Mirror string `yaml:"mirror" mapstructure:"mirror"`
+
+	Nodes         Nodes          `yaml:"nodes" mapstructure:"nodes"`
+	Network       Network        `yaml:"network" mapstructure:"network"`
+	Etcd          Etcd           `yaml:"etcd" mapstructure:"etcd"`
+	Fleet         Fleet          `yaml:"fleet" mapstructure:"fleet"`
+	Docker        Docker         `yaml:"docker" mapstructure:"docker"`
+	FirstBoot     FirstBoot      `yaml:"first_boot" mapstructure:"first_boot"`
+	Libvirt       Libvirt        `yaml:"libvirt" mapstructure:"libvirt"`
+	ForwardPorts  []ForwardPort  `yaml:"forwarded_ports" mapstructure:"forwarded_ports"`
+	SharedFolders []SharedFolder `yaml:"shared_folders" mapstructure:"shared_folders"`
+}
+
+// Nodes sizes the cluster.
+type Nodes struct {
+	Count  int    `yaml:"count" mapstructure:"count"`
+	Prefix string `yaml:"prefix" mapstructure:"prefix"`
+	CPUs   int    `yaml:"cpus" mapstructure:"cpus"`
+	Memory int    `yaml:"memory" mapstructure:"memory"` // MiB
+}
+
+// Network is the private network the nodes share.
+type Network struct {
+	// CIDR of the private network; VirtualBox >= 6.1.28 allows only
+	// 192.168.56.0/21 unless /etc/vbox/networks.conf says otherwise.
+	CIDR string `yaml:"cidr" mapstructure:"cidr"`
+	// FirstHost is the host number of the first node (core-01 gets .101).
+	FirstHost int `yaml:"first_host" mapstructure:"first_host"`
+}
+
+// Etcd configures the etcd member on each node.
+type Etcd struct {
+	Enabled    bool `yaml:"enabled" mapstructure:"enabled"`
+	ClientPort int  `yaml:"client_port" mapstructure:"client_port"`
+	PeerPort   int  `yaml:"peer_port" mapstructure:"peer_port"`
+	// ImageTag pins the etcd container Flatcar's etcd-wrapper runs.
+	ImageTag string `yaml:"image_tag" mapstructure:"image_tag"`
+}
+
+// Fleet configures fleet, which the classic demo uses to schedule units.
+type Fleet struct {
+	Enabled bool   `yaml:"enabled" mapstructure:"enabled"`
+	Version string `yaml:"version" mapstructure:"version"`
+}
+
+// Docker configures the Docker daemon's TCP socket.
+type Docker struct {
+	// TCP exposes the API unauthenticated on the private address only.
+	TCP  bool `yaml:"tcp" mapstructure:"tcp"`
+	Port int  `yaml:"port" mapstructure:"port"`
+}
+
+// FirstBoot configures the HTTP server that hands nodes their full Ignition
+// config when it is too big to inline (VirtualBox's 1024-byte limit) and
+// serves the artifacts (fleet) the nodes install.
+type FirstBoot struct {
+	Port int `yaml:"port" mapstructure:"port"`
+}
+
+// Libvirt holds libvirt-only settings.
+type Libvirt struct {
+	// Driver is kvm (default) or qemu (software emulation, no /dev/kvm).
+	Driver string `yaml:"driver" mapstructure:"driver"`
+}
+
+// ForwardPort forwards a host port to a guest port on one node (or all
+// nodes, with the host port incremented per node, when Node is empty).
+type ForwardPort struct {
+	Node  string `yaml:"node" mapstructure:"node"`
+	Guest int    `yaml:"guest" mapstructure:"guest"`
+	Host  int    `yaml:"host" mapstructure:"host"`
+}
+
+// SharedFolder syncs a host directory into every node.
+type SharedFolder struct {
+	Host  string `yaml:"host" mapstructure:"host"`
+	Guest string `yaml:"guest" mapstructure:"guest"`
+	Type  string `yaml:"type" mapstructure:"type"` // rsync (default) or nfs
+}
+
+// Supported values, in the order help texts list them.
+var (
+	Distros   = []string{"flatcar", "coreos"}
+	Providers = []string{"virtualbox", "libvirt"}
+	Formats   = []string{"ignition", "cloud-config"}
+	Arches    = []string{"amd64", "arm64"}
+	// Channels per distro; CoreOS Container Linux never had lts.
+	Channels = map[string][]string{
+		"flatcar": {"alpha", "beta", "stable", "lts"},
+		"coreos":  {"alpha", "beta", "stable"},
+	}
+)
+
+// MaxNodes is the largest lab cododemo renders: etcd clusters beyond 9
+// members only get slower, and a laptop does not hold more VMs.
+const MaxNodes = 9
+
+// MinMemory is the least memory per node (MiB) Flatcar boots with Docker.
+const MinMemory = 1024
+
+// Default returns the embedded default lab: three Flatcar stable nodes on
+// VirtualBox's default host-only range.
+func Default() Lab {
+	return Lab{
+		Name:     "cododemo",
+		Distro:   "flatcar",
+		Channel:  "stable",
+		Version:  "current",
+		Arch:     "amd64",
+		Provider: "virtualbox",
+		Format:   "ignition",
+		StateDir: ".cododemo",
+		Nodes:    Nodes{Count: 3, Prefix: "core", CPUs: 1, Memory: 2048},
+		Network:  Network{CIDR: "192.168.56.0/24", FirstHost: 101},
+		Etcd:     Etcd{Enabled: true, ClientPort: 2379, PeerPort: 2380, ImageTag: "v3.5.21"},
+		Fleet:    Fleet{Enabled: true, Version: "v1.0.0"},
+		Docker:   Docker{TCP: false, Port: 2375},
+		FirstBoot: FirstBoot{
+			Port: 8765,
+		},
+		Libvirt: Libvirt{Driver: "kvm"},
+	}
+}

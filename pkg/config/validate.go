@@ -1,0 +1,226 @@
+package config
+
+import (
+	"fmt"
+	"net/netip"
+	"path"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// Problem is one thing wrong with a lab's configuration.
+type Problem struct {
+	Key     string // dotted key, e.g. "nodes.count"
+	Where   string // "cododemo.yaml:7:10", "CODODEMO_NODES_COUNT", "--nodes" or "default"
+	Msg     string
+	Warning bool
+}
+
+func (p Problem) String() string {
+	var b strings.Builder
+	if p.Where != "" {
+		b.WriteString(p.Where + ": ")
+	}
+	if p.Key != "" {
+		b.WriteString(p.Key + ": ")
+	}
+	b.WriteString(p.Msg)
+	return b.String()
+}
+
+// Error lists every problem found, so a user fixes them in one go.
+type Error struct{ Problems []Problem }
+
+func (e *Error) Error() string {
+	lines := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		lines[i] = p.String()
+	}
+	if len(lines) == 1 {
+		return "invalid lab configuration: " + lines[0]
+	}
+	return "invalid lab configuration:\n  " + strings.Join(lines, "\n  ")
+}
+
+// VirtualBoxRange is what VirtualBox >= 6.1.28 allows for host-only
+// networks without /etc/vbox/networks.conf.
+var VirtualBoxRange = netip.MustParsePrefix("192.168.56.0/21")
+
+var (
+	dnsLabel = regexp.MustCompile(`^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$`)
+	exactVer = regexp.MustCompile(`^\d+\.\d+\.\d+$`)
+)
+
+// NodeName is the name of the i-th node (1-based): core-01, core-02, ...
+func NodeName(prefix string, i int) string { return fmt.Sprintf("%s-%02d", prefix, i) }
+
+// NodeNames lists the lab's node names in order.
+func (l Lab) NodeNames() []string {
+	names := make([]string, 0, l.Nodes.Count)
+	for i := 1; i <= l.Nodes.Count; i++ {
+		names = append(names, NodeName(l.Nodes.Prefix, i))
+	}
+	return names
+}
+
+// Validate checks a merged lab and returns every problem, errors and
+// warnings, in key order.
+func Validate(l Lab) []Problem {
+	var ps []Problem
+	bad := func(key, format string, a ...any) {
+		ps = append(ps, Problem{Key: key, Msg: fmt.Sprintf(format, a...)})
+	}
+	oneOf := func(key, got string, allowed []string) bool {
+		if slices.Contains(allowed, got) {
+			return true
+		}
+		bad(key, "%q is not one of %s", got, strings.Join(allowed, ", "))
+		return false
+	}
+
+	if !dnsLabel.MatchString(l.Name) {
+		bad("name", "%q must be lower-case letters, digits and dashes, starting with a letter (at most 32)", l.Name)
+	}
+	if oneOf("distro", l.Distro, Distros) {
+		if chans := Channels[l.Distro]; !slices.Contains(chans, l.Channel) {
+			if slices.Contains(Channels["flatcar"], l.Channel) {
+				bad("channel", "%s has no %q channel; use %s", l.Distro, l.Channel, strings.Join(chans, ", "))
+			} else {
+				bad("channel", "%q is not one of %s", l.Channel, strings.Join(chans, ", "))
+			}
+		}
+		if l.Distro == "coreos" && l.Format == "ignition" {
+			bad("format", "legacy CoreOS boxes are provisioned with cloud-config here; use format: cloud-config")
+		}
+	}
+	if l.Version != "current" && !exactVer.MatchString(l.Version) {
+		bad("version", "%q is neither \"current\" nor an exact release such as 4593.2.5", l.Version)
+	}
+	oneOf("arch", l.Arch, Arches)
+	oneOf("provider", l.Provider, Providers)
+	oneOf("format", l.Format, Formats)
+	if l.StateDir == "" {
+		bad("state_dir", "must not be empty")
+	}
+
+	switch n := l.Nodes.Count; {
+	case n < 1:
+		bad("nodes.count", "%d is below the minimum of 1", n)
+	case n > MaxNodes:
+		bad("nodes.count", "%d is above the supported maximum of %d", n, MaxNodes)
+	}
+	if !dnsLabel.MatchString(l.Nodes.Prefix) || len(l.Nodes.Prefix) > 20 {
+		bad("nodes.prefix", "%q must be a short lower-case DNS label such as \"core\"", l.Nodes.Prefix)
+	}
+	if l.Nodes.CPUs < 1 || l.Nodes.CPUs > 32 {
+		bad("nodes.cpus", "%d is outside 1..32", l.Nodes.CPUs)
+	}
+	if l.Nodes.Memory < MinMemory {
+		bad("nodes.memory", "%d MiB is below the minimum of %d MiB", l.Nodes.Memory, MinMemory)
+	}
+
+	ps = append(ps, validateNetwork(l)...)
+
+	port := func(key string, p int) {
+		if p < 1 || p > 65535 {
+			bad(key, "%d is not a TCP port (1..65535)", p)
+		}
+	}
+	port("etcd.client_port", l.Etcd.ClientPort)
+	port("etcd.peer_port", l.Etcd.PeerPort)
+	if l.Etcd.ClientPort == l.Etcd.PeerPort {
+		bad("etcd.peer_port", "must differ from etcd.client_port (%d)", l.Etcd.ClientPort)
+	}
+	if l.Fleet.Enabled && !l.Etcd.Enabled {
+		bad("fleet.enabled", "fleet stores its state in etcd; enable etcd or disable fleet")
+	}
+	if l.Fleet.Version != "v1.0.0" {
+		bad("fleet.version", "%q: only v1.0.0, fleet's last release, is supported", l.Fleet.Version)
+	}
+	port("docker.port", l.Docker.Port)
+	if l.FirstBoot.Port < 1024 || l.FirstBoot.Port > 65535 {
+		bad("first_boot.port", "%d is outside 1024..65535 (the server runs unprivileged)", l.FirstBoot.Port)
+	}
+	oneOf("libvirt.driver", l.Libvirt.Driver, []string{"kvm", "qemu"})
+
+	names := l.NodeNames()
+	hostPorts := map[int]string{}
+	for i, fp := range l.ForwardPorts {
+		key := fmt.Sprintf("forwarded_ports.%d", i)
+		if fp.Node != "" && !slices.Contains(names, fp.Node) {
+			bad(key+".node", "%q is not a node of this lab (%s)", fp.Node, strings.Join(names, ", "))
+		}
+		port(key+".guest", fp.Guest)
+		port(key+".host", fp.Host)
+		span := 1
+		if fp.Node == "" {
+			span = l.Nodes.Count // one host port per node
+		}
+		for h := fp.Host; h < fp.Host+span; h++ {
+			if prev, dup := hostPorts[h]; dup {
+				bad(key+".host", "host port %d is already forwarded by %s", h, prev)
+				break
+			}
+			hostPorts[h] = key
+		}
+	}
+	guests := map[string]string{}
+	for i, sf := range l.SharedFolders {
+		key := fmt.Sprintf("shared_folders.%d", i)
+		if sf.Host == "" {
+			bad(key+".host", "must name a host directory")
+		}
+		if !path.IsAbs(sf.Guest) {
+			bad(key+".guest", "%q must be an absolute path in the guest", sf.Guest)
+		} else if prev, dup := guests[path.Clean(sf.Guest)]; dup {
+			bad(key+".guest", "%q is already used by %s", sf.Guest, prev)
+		} else {
+			guests[path.Clean(sf.Guest)] = key
+		}
+		oneOf(key+".type", sf.Type, []string{"rsync", "nfs"})
+	}
+	return ps
+}
+
+func validateNetwork(l Lab) []Problem {
+	var ps []Problem
+	bad := func(key, format string, a ...any) {
+		ps = append(ps, Problem{Key: key, Msg: fmt.Sprintf(format, a...)})
+	}
+	pfx, err := netip.ParsePrefix(l.Network.CIDR)
+	if err != nil {
+		bad("network.cidr", "%q is not a CIDR such as 192.168.56.0/24", l.Network.CIDR)
+		return ps
+	}
+	if !pfx.Addr().Is4() {
+		bad("network.cidr", "%s: only IPv4 private networks are supported", pfx)
+		return ps
+	}
+	if pfx.Masked() != pfx {
+		bad("network.cidr", "%s has host bits set; did you mean %s?", pfx, pfx.Masked())
+		return ps
+	}
+	if !pfx.Addr().IsPrivate() {
+		bad("network.cidr", "%s is not a private range (10/8, 172.16/12, 192.168/16)", pfx)
+	}
+	hosts := 1<<(32-pfx.Bits()) - 2 // without network and broadcast
+	if pfx.Bits() > 29 {
+		bad("network.cidr", "%s is too small: use /29 or larger", pfx)
+		return ps
+	}
+	first, count := l.Network.FirstHost, l.Nodes.Count
+	if first < 2 {
+		bad("network.first_host", "%d: .1 is the host's address on the network; start at 2 or above", first)
+	} else if count >= 1 && first+count-1 > hosts {
+		bad("network.cidr", "%s has room for hosts 1..%d, but %d nodes from .%d need up to .%d",
+			pfx, hosts, count, first, first+count-1)
+	}
+	if l.Provider == "virtualbox" && !(VirtualBoxRange.Contains(pfx.Addr()) && pfx.Bits() >= VirtualBoxRange.Bits()) {
+		ps = append(ps, Problem{Key: "network.cidr", Warning: true, Msg: fmt.Sprintf(
+			"%s is outside %s, which VirtualBox >= 6.1.28 allows for host-only networks; "+
+				"add \"* %s\" to /etc/vbox/networks.conf or choose a subnet inside %s",
+			pfx, VirtualBoxRange, pfx, VirtualBoxRange)})
+	}
+	return ps
+}

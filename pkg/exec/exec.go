@@ -1,0 +1,149 @@
+// Package exec runs external commands (vagrant, VBoxManage, virsh, ...)
+// behind a small Runner interface so that orchestration code can be tested
+// against a fake and production code against the real binaries.
+package exec
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	osexec "os/exec"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Cmd describes one external command. Stdout and Stderr may be nil, in which
+// case the output is captured for RunError only.
+type Cmd struct {
+	Name   string
+	Args   []string
+	Dir    string
+	Env    []string // added to the parent's environment
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+}
+
+// String renders the command line the way a user would type it.
+func (c Cmd) String() string {
+	parts := append([]string{c.Name}, c.Args...)
+	for i, p := range parts {
+		if p == "" || strings.ContainsAny(p, " \t\"'$\\") {
+			parts[i] = fmt.Sprintf("%q", p)
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+// Runner runs commands. Implementations must honour ctx cancellation.
+type Runner interface {
+	Run(ctx context.Context, c Cmd) error
+}
+
+// RunError says which command failed, what it printed and why.
+type RunError struct {
+	Command string
+	Output  string // the tail of combined output, for error messages
+	Err     error
+}
+
+func (e *RunError) Error() string {
+	msg := fmt.Sprintf("%s: %v", e.Command, e.Err)
+	if out := strings.TrimSpace(e.Output); out != "" {
+		msg += "\n" + out
+	}
+	return msg
+}
+
+func (e *RunError) Unwrap() error { return e.Err }
+
+// ExitCode returns the command's exit status, or -1 when it did not exit
+// normally (not found, killed, cancelled).
+func (e *RunError) ExitCode() int {
+	var ee *osexec.ExitError
+	if errors.As(e.Err, &ee) {
+		return ee.ExitCode()
+	}
+	return -1
+}
+
+// OS runs commands as real processes. Each command gets its own process
+// group so that cancelling the context stops the whole tree (vagrant spawns
+// ruby, ssh and provider tools) instead of leaving orphans.
+type OS struct {
+	// KillGrace is how long a cancelled command gets after SIGINT before
+	// SIGKILL. Vagrant cleans up its lock files on SIGINT.
+	KillGrace time.Duration
+}
+
+// maxCaptured bounds the output kept for RunError.
+const maxCaptured = 8 << 10
+
+// Run implements Runner.
+func (o OS) Run(ctx context.Context, c Cmd) error {
+	cmd := osexec.CommandContext(ctx, c.Name, c.Args...)
+	cmd.Dir = c.Dir
+	if len(c.Env) > 0 {
+		cmd.Env = append(cmd.Environ(), c.Env...)
+	}
+	cmd.Stdin = c.Stdin
+	tail := &tailBuffer{max: maxCaptured}
+	cmd.Stdout = teeTo(c.Stdout, tail)
+	cmd.Stderr = teeTo(c.Stderr, tail)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error {
+		// Signal the whole group, politely first.
+		return syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
+	}
+	grace := o.KillGrace
+	if grace == 0 {
+		grace = 10 * time.Second
+	}
+	cmd.WaitDelay = grace
+	err := cmd.Run()
+	if err != nil {
+		if cmd.Process != nil {
+			// Make sure nothing of the group survives a failure.
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		}
+		if ctx.Err() != nil {
+			err = fmt.Errorf("%w (%v)", ctx.Err(), err)
+		}
+		return &RunError{Command: c.String(), Output: tail.String(), Err: err}
+	}
+	return nil
+}
+
+// Output runs c and returns its standard output; stderr is kept for errors.
+func Output(ctx context.Context, r Runner, c Cmd) ([]byte, error) {
+	var out bytes.Buffer
+	c.Stdout = &out
+	err := r.Run(ctx, c)
+	return out.Bytes(), err
+}
+
+func teeTo(w io.Writer, tail io.Writer) io.Writer {
+	if w == nil {
+		return tail
+	}
+	return io.MultiWriter(w, tail)
+}
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	max int
+	buf []byte
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.buf = append(t.buf, p...)
+	if len(t.buf) > t.max {
+		t.buf = append(t.buf[:0], t.buf[len(t.buf)-t.max:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string { return string(t.buf) }

@@ -1,0 +1,244 @@
+// Package plan turns a lab's configuration, its lock and its per-lab
+// secrets into the concrete lab: node names, addresses, MACs, the etcd
+// static bootstrap, and where first-boot files are served. It is pure: no
+// I/O, same inputs, same plan.
+package plan
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/cododemo/cododemo/pkg/config"
+)
+
+// Secrets are the per-lab values generated once in the state dir.
+type Secrets struct {
+	// ClusterToken is etcd's --initial-cluster-token: fresh per lab, so two
+	// labs on one network never merge.
+	ClusterToken string
+	// SSHPublicKey is the lab's ed25519 key in authorized_keys form.
+	SSHPublicKey string
+	// SSHPrivateKeyFile is the private key's path, for the Vagrantfile.
+	SSHPrivateKeyFile string
+}
+
+// Plan is the whole lab, ready to render.
+type Plan struct {
+	Lab     config.Lab
+	Lock    *config.Lock // may be nil: the OS version is then unresolved
+	Secrets Secrets
+
+	Nodes   []Node
+	Network netip.Prefix
+	// HostIP is the host's own address on the private network (.1).
+	HostIP netip.Addr
+	// SSHUser is the user cododemo logs in as.
+	SSHUser string
+
+	Etcd      Etcd
+	Box       Box
+	FirstBoot FirstBoot
+	Artifacts []Artifact
+}
+
+// Node is one VM.
+type Node struct {
+	Index int    // 1-based
+	Name  string // core-01
+	// VMName is the provider's name for the VM, unique per lab.
+	VMName string
+	IP     netip.Addr
+	// MAC of the private interface, colon form; stable per lab and node.
+	MAC string
+	// EtcdName is the member name (the node name).
+	EtcdName string
+}
+
+// Etcd is the static bootstrap shared by all members.
+type Etcd struct {
+	Enabled        bool
+	ClientPort     int
+	PeerPort       int
+	InitialCluster string // core-01=http://192.168.56.101:2380,...
+	Token          string
+	// EnableV2 is on when fleet runs: fleet speaks only etcd's v2 API.
+	EnableV2 bool
+	ImageTag string
+}
+
+// Box is what the Vagrantfile asks Vagrant for.
+type Box struct {
+	Name string // flatcar-stable
+	// Version is exact when locked, "" otherwise (Vagrant takes the newest).
+	Version string
+	// URL is the catalog Vagrant adds the box from.
+	URL string
+}
+
+// FirstBoot is the HTTP server `up` runs while nodes fetch their full
+// Ignition config and artifacts.
+type FirstBoot struct {
+	// Listen is the host address the server binds: the narrowest that the
+	// guests reach (127.0.0.1 for VirtualBox NAT, the private gateway for
+	// libvirt).
+	Listen netip.AddrPort
+	// GuestBase is the URL prefix as guests see it.
+	GuestBase string
+}
+
+// Artifact is a file a node installs at first boot.
+type Artifact struct {
+	Name   string // "fleet"
+	Path   string // URL path on the first-boot server: /artifacts/fleet-v1.0.0-linux-amd64.tar.gz
+	URL    string // guest URL
+	SHA256 string // "" when not yet locked
+}
+
+// VirtualBoxNATHost is the host's loopback as a VirtualBox NAT guest sees it.
+const VirtualBoxNATHost = "10.0.2.2"
+
+// New builds the plan. lab must have passed config.Validate.
+func New(lab config.Lab, lock *config.Lock, s Secrets) (*Plan, error) {
+	pfx, err := netip.ParsePrefix(lab.Network.CIDR)
+	if err != nil {
+		return nil, fmt.Errorf("network.cidr: %w", err)
+	}
+	p := &Plan{
+		Lab:     lab,
+		Lock:    lock,
+		Secrets: s,
+		Network: pfx,
+		HostIP:  nth(pfx, 1),
+		SSHUser: "core",
+	}
+	var cluster []string
+	for i := 1; i <= lab.Nodes.Count; i++ {
+		n := Node{
+			Index: i,
+			Name:  config.NodeName(lab.Nodes.Prefix, i),
+			IP:    nth(pfx, lab.Network.FirstHost+i-1),
+		}
+		n.VMName = lab.Name + "-" + n.Name
+		n.MAC = mac(lab.Name, i)
+		n.EtcdName = n.Name
+		cluster = append(cluster, fmt.Sprintf("%s=http://%s", n.EtcdName, netip.AddrPortFrom(n.IP, uint16(lab.Etcd.PeerPort))))
+		p.Nodes = append(p.Nodes, n)
+	}
+	p.Etcd = Etcd{
+		Enabled:        lab.Etcd.Enabled,
+		ClientPort:     lab.Etcd.ClientPort,
+		PeerPort:       lab.Etcd.PeerPort,
+		InitialCluster: strings.Join(cluster, ","),
+		Token:          s.ClusterToken,
+		EnableV2:       lab.Fleet.Enabled,
+		ImageTag:       lab.Etcd.ImageTag,
+	}
+
+	p.Box = Box{Name: lab.Distro + "-" + lab.Channel}
+	if lock != nil && lock.Resolved() {
+		p.Box.Version = lock.OS.Version
+		p.Box.Name = lock.OS.Box.Name
+	}
+	p.Box.URL = catalogURL(lab)
+
+	listen := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(lab.FirstBoot.Port))
+	guestHost := VirtualBoxNATHost
+	if lab.Provider == "libvirt" {
+		// libvirt guests reach the host at the private network's gateway;
+		// binding there keeps the server off every other interface.
+		listen = netip.AddrPortFrom(p.HostIP, uint16(lab.FirstBoot.Port))
+		guestHost = p.HostIP.String()
+	}
+	p.FirstBoot = FirstBoot{
+		Listen:    listen,
+		GuestBase: fmt.Sprintf("http://%s:%d", guestHost, lab.FirstBoot.Port),
+	}
+
+	if lab.Fleet.Enabled && lab.Distro == "flatcar" {
+		name := FleetTarball(lab.Fleet.Version, lab.Arch)
+		a := Artifact{Name: "fleet", Path: "/artifacts/" + name}
+		a.URL = p.FirstBoot.GuestBase + a.Path
+		if lock != nil {
+			a.SHA256 = lock.Artifacts["fleet"].SHA256
+		}
+		p.Artifacts = append(p.Artifacts, a)
+	}
+	return p, nil
+}
+
+// FleetTarball is the name of fleet's release tarball.
+func FleetTarball(version, arch string) string {
+	return fmt.Sprintf("fleet-%s-linux-%s.tar.gz", version, arch)
+}
+
+// Artifact returns the named artifact, if the plan has it.
+func (p *Plan) Artifact(name string) (Artifact, bool) {
+	for _, a := range p.Artifacts {
+		if a.Name == name {
+			return a, true
+		}
+	}
+	return Artifact{}, false
+}
+
+// Node returns the named node.
+func (p *Plan) Node(name string) (Node, bool) {
+	for _, n := range p.Nodes {
+		if n.Name == name {
+			return n, true
+		}
+	}
+	return Node{}, false
+}
+
+// NodeNames lists the node names in order.
+func (p *Plan) NodeNames() []string {
+	out := make([]string, len(p.Nodes))
+	for i, n := range p.Nodes {
+		out[i] = n.Name
+	}
+	return out
+}
+
+// EtcdEndpoints lists every member's client URL.
+func (p *Plan) EtcdEndpoints() []string {
+	out := make([]string, len(p.Nodes))
+	for i, n := range p.Nodes {
+		out[i] = fmt.Sprintf("http://%s", netip.AddrPortFrom(n.IP, uint16(p.Etcd.ClientPort)))
+	}
+	return out
+}
+
+// catalogURL is the Vagrant catalog of the lab's channel on the release
+// server (or the mirror). Vagrant reads it; cododemo's box command pins it.
+func catalogURL(lab config.Lab) string {
+	if lab.Distro != "flatcar" {
+		return "" // CoreOS boxes survive only in local Vagrant caches
+	}
+	base := fmt.Sprintf("https://%s.release.flatcar-linux.net", lab.Channel)
+	if lab.Mirror != "" {
+		base = strings.TrimRight(lab.Mirror, "/") + "/" + lab.Channel
+	}
+	ver := lab.Version
+	if ver == "" {
+		ver = "current"
+	}
+	return fmt.Sprintf("%s/%s-usr/%s/flatcar_production_vagrant.json", base, lab.Arch, ver)
+}
+
+// nth returns the address n hosts into pfx.
+func nth(pfx netip.Prefix, n int) netip.Addr {
+	a := pfx.Addr().As4()
+	v := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])
+	v += uint32(n)
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+}
+
+// mac derives a stable, locally administered unicast MAC from the lab name
+// and node index, so a re-created VM keeps its address and two labs differ.
+func mac(lab string, i int) string {
+	h := sha256.Sum256([]byte(lab))
+	return fmt.Sprintf("02:c0:de:%02x:%02x:%02x", h[0], h[1], byte(i))
+}
