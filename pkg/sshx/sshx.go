@@ -1,0 +1,324 @@
+// Package sshx is cododemo's SSH client: one connection per node, many
+// sessions on it, host keys pinned on first contact and verified after,
+// keys from an identity file or the SSH agent. `verify`, `ssh` and `exec`
+// share it.
+package sshx
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
+)
+
+// Config says how to reach and trust a node.
+type Config struct {
+	// User to log in as.
+	User string
+	// IdentityFile is a private key (unencrypted; encrypted keys belong in
+	// the agent). Optional when an agent is available.
+	IdentityFile string
+	// AgentSocket is the SSH agent's socket ($SSH_AUTH_SOCK); "" for none.
+	AgentSocket string
+	// HostKeys verifies and pins host keys. Required unless
+	// InsecureIgnoreHostKey is set.
+	HostKeys *KnownHosts
+	// InsecureIgnoreHostKey accepts any host key: anyone on the path can
+	// impersonate the node. Only behind an explicit, loudly named flag.
+	InsecureIgnoreHostKey bool
+	// Timeout bounds the TCP connect plus the SSH handshake.
+	Timeout time.Duration
+}
+
+// Client is one SSH connection to a node, safe for concurrent sessions.
+type Client struct {
+	Node string
+	Addr string
+	conn *ssh.Client
+}
+
+// Result is what a remote command did.
+type Result struct {
+	Stdout, Stderr []byte
+	// ExitStatus is the command's exit code; -1 when it died of a signal.
+	ExitStatus int
+	Signal     string
+}
+
+// UnreachableError says the node could not be reached or logged in to.
+type UnreachableError struct {
+	Node, Addr string
+	Err        error
+}
+
+func (e *UnreachableError) Error() string {
+	return fmt.Sprintf("%s: ssh %s: %v", e.Node, e.Addr, e.Err)
+}
+func (e *UnreachableError) Unwrap() error { return e.Err }
+
+// Dial connects and logs in to node at addr (host:port). The context and
+// cfg.Timeout both bound the connect and the handshake: a node whose sshd
+// accepts TCP but never speaks cannot hang the caller.
+func Dial(ctx context.Context, node, addr string, cfg Config) (*Client, error) {
+	fail := func(err error) (*Client, error) {
+		return nil, &UnreachableError{Node: node, Addr: addr, Err: err}
+	}
+	if cfg.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, cfg.Timeout)
+		defer cancel()
+	}
+	auth, closeAgent, err := authMethods(cfg)
+	if err != nil {
+		return fail(err)
+	}
+	defer closeAgent()
+	var hostKey ssh.HostKeyCallback
+	switch {
+	case cfg.InsecureIgnoreHostKey:
+		hostKey = ssh.InsecureIgnoreHostKey()
+	case cfg.HostKeys != nil:
+		hostKey = cfg.HostKeys.Callback(node)
+	default:
+		return fail(errors.New("no known_hosts file given and host key checking not disabled"))
+	}
+	sc := &ssh.ClientConfig{
+		User:            cfg.User,
+		Auth:            auth,
+		HostKeyCallback: hostKey,
+		Timeout:         cfg.Timeout,
+	}
+	if cfg.HostKeys != nil && !cfg.InsecureIgnoreHostKey {
+		// Ask for the key type already pinned, so a server offering several
+		// host keys is checked against the one we have.
+		sc.HostKeyAlgorithms = cfg.HostKeys.Algorithms(addr)
+	}
+	var d net.Dialer
+	tcp, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return fail(err)
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		_ = tcp.SetDeadline(dl)
+	}
+	// Closing the socket on cancellation interrupts a handshake blocked on
+	// a silent server.
+	stop := context.AfterFunc(ctx, func() { _ = tcp.Close() })
+	c, chans, reqs, err := ssh.NewClientConn(tcp, addr, sc)
+	if !stop() {
+		if err == nil {
+			_ = c.Close()
+		}
+		return fail(fmt.Errorf("handshake: %w", context.Cause(ctx)))
+	}
+	if err != nil {
+		_ = tcp.Close()
+		var hk *HostKeyChangedError
+		if errors.As(err, &hk) {
+			return nil, hk // loud on its own; not "unreachable"
+		}
+		return fail(err)
+	}
+	_ = tcp.SetDeadline(time.Time{})
+	return &Client{Node: node, Addr: addr, conn: ssh.NewClient(c, chans, reqs)}, nil
+}
+
+func authMethods(cfg Config) ([]ssh.AuthMethod, func(), error) {
+	var signers []ssh.Signer
+	noop := func() {}
+	if cfg.IdentityFile != "" {
+		pem, err := os.ReadFile(cfg.IdentityFile)
+		if err != nil {
+			return nil, noop, fmt.Errorf("identity file: %w", err)
+		}
+		s, err := ssh.ParsePrivateKey(pem)
+		var pp *ssh.PassphraseMissingError
+		switch {
+		case errors.As(err, &pp) && cfg.AgentSocket != "":
+			// Encrypted: the agent may hold it.
+		case errors.As(err, &pp):
+			return nil, noop, fmt.Errorf("identity file %s is passphrase-protected: add it to ssh-agent (ssh-add) and set SSH_AUTH_SOCK", cfg.IdentityFile)
+		case err != nil:
+			return nil, noop, fmt.Errorf("identity file %s: %w", cfg.IdentityFile, err)
+		default:
+			signers = append(signers, s)
+		}
+	}
+	closeAgent := noop
+	var agentSigners func() ([]ssh.Signer, error)
+	if cfg.AgentSocket != "" {
+		conn, err := net.Dial("unix", cfg.AgentSocket)
+		if err == nil {
+			closeAgent = func() { _ = conn.Close() }
+			agentSigners = agent.NewClient(conn).Signers
+		} else if len(signers) == 0 {
+			return nil, noop, fmt.Errorf("ssh agent %s: %w", cfg.AgentSocket, err)
+		}
+	}
+	if len(signers) == 0 && agentSigners == nil {
+		return nil, noop, errors.New("no identity file and no SSH agent (SSH_AUTH_SOCK)")
+	}
+	cb := func() ([]ssh.Signer, error) {
+		out := signers
+		if agentSigners != nil {
+			if as, err := agentSigners(); err == nil {
+				out = append(append([]ssh.Signer(nil), out...), as...)
+			}
+		}
+		return out, nil
+	}
+	return []ssh.AuthMethod{ssh.PublicKeysCallback(cb)}, closeAgent, nil
+}
+
+// Close ends the connection and every session on it.
+func (c *Client) Close() error { return c.conn.Close() }
+
+// Run runs cmd in a new session and waits. A non-zero exit is not an
+// error: it is in Result. Errors are transport failures or ctx ending, in
+// which case the session is closed (the remote command gets SIGHUP).
+func (c *Client) Run(ctx context.Context, cmd string) (Result, error) {
+	return c.RunInput(ctx, cmd, nil)
+}
+
+// RunInput is Run with stdin.
+func (c *Client) RunInput(ctx context.Context, cmd string, stdin io.Reader) (Result, error) {
+	var res Result
+	s, err := c.conn.NewSession()
+	if err != nil {
+		return res, fmt.Errorf("%s: new session: %w", c.Node, err)
+	}
+	defer s.Close()
+	var stdout, stderr bytes.Buffer
+	s.Stdout, s.Stderr, s.Stdin = &stdout, &stderr, stdin
+	done := make(chan error, 1)
+	if err := s.Start(cmd); err != nil {
+		return res, fmt.Errorf("%s: start %q: %w", c.Node, firstWord(cmd), err)
+	}
+	go func() { done <- s.Wait() }()
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		_ = s.Signal(ssh.SIGKILL) // OpenSSH ignores this; closing the channel does the work
+		_ = s.Close()
+		return res, fmt.Errorf("%s: %s: %w", c.Node, firstWord(cmd), context.Cause(ctx))
+	}
+	res.Stdout, res.Stderr = stdout.Bytes(), stderr.Bytes()
+	var ee *ssh.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		res.ExitStatus = ee.ExitStatus()
+		if ee.Signal() != "" {
+			res.ExitStatus, res.Signal = -1, ee.Signal()
+		}
+	default:
+		return res, fmt.Errorf("%s: %s: %w", c.Node, firstWord(cmd), err)
+	}
+	return res, nil
+}
+
+// Interactive runs cmd (or a login shell when cmd is "") with a terminal
+// of the given size wired to in/out. The caller puts the local terminal in
+// raw mode. It returns the remote exit status.
+func (c *Client) Interactive(ctx context.Context, cmd string, term string, rows, cols int, in io.Reader, out, errOut io.Writer) (int, error) {
+	s, err := c.conn.NewSession()
+	if err != nil {
+		return -1, fmt.Errorf("%s: new session: %w", c.Node, err)
+	}
+	defer s.Close()
+	if term != "" {
+		modes := ssh.TerminalModes{ssh.ECHO: 1, ssh.TTY_OP_ISPEED: 14400, ssh.TTY_OP_OSPEED: 14400}
+		if err := s.RequestPty(term, rows, cols, modes); err != nil {
+			return -1, fmt.Errorf("%s: pty: %w", c.Node, err)
+		}
+	}
+	s.Stdin, s.Stdout, s.Stderr = in, out, errOut
+	if cmd == "" {
+		err = s.Shell()
+	} else {
+		err = s.Start(cmd)
+	}
+	if err != nil {
+		return -1, fmt.Errorf("%s: start: %w", c.Node, err)
+	}
+	stop := context.AfterFunc(ctx, func() { _ = s.Close() })
+	defer stop()
+	err = s.Wait()
+	var ee *ssh.ExitError
+	switch {
+	case err == nil:
+		return 0, nil
+	case errors.As(err, &ee):
+		return ee.ExitStatus(), nil
+	}
+	return -1, fmt.Errorf("%s: %w", c.Node, err)
+}
+
+func firstWord(cmd string) string {
+	f := strings.Fields(cmd)
+	if len(f) == 0 {
+		return "command"
+	}
+	if len(f) > 1 && !strings.HasPrefix(f[1], "-") {
+		return f[0] + " " + f[1]
+	}
+	return f[0]
+}
+
+// Pool holds one connection per node, dialled on first use.
+type Pool struct {
+	cfg   func(node string) (addr string, c Config)
+	mu    sync.Mutex
+	conns map[string]*poolEntry
+}
+
+type poolEntry struct {
+	once sync.Once
+	c    *Client
+	err  error
+}
+
+// NewPool returns a pool; resolve gives a node's address and config.
+func NewPool(resolve func(node string) (addr string, c Config)) *Pool {
+	return &Pool{cfg: resolve, conns: map[string]*poolEntry{}}
+}
+
+// Get returns the node's connection, dialling it once; a failed dial is
+// remembered for the pool's life so every check reports the same cause.
+func (p *Pool) Get(ctx context.Context, node string) (*Client, error) {
+	p.mu.Lock()
+	e, ok := p.conns[node]
+	if !ok {
+		e = &poolEntry{}
+		p.conns[node] = e
+	}
+	p.mu.Unlock()
+	e.once.Do(func() {
+		addr, c := p.cfg(node)
+		e.c, e.err = Dial(ctx, node, addr, c)
+	})
+	return e.c, e.err
+}
+
+// Close closes every connection.
+func (p *Pool) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var errs []error
+	for _, e := range p.conns {
+		if e.c != nil {
+			errs = append(errs, e.c.Close())
+		}
+	}
+	p.conns = map[string]*poolEntry{}
+	return errors.Join(errs...)
+}
