@@ -3,6 +3,8 @@ package app
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/cododemo/cododemo/pkg/cmd/initcmd"
+	"github.com/cododemo/cododemo/pkg/cmd/render"
 	"github.com/cododemo/cododemo/pkg/cmd/version"
 	"github.com/cododemo/cododemo/pkg/cmdutil"
 )
@@ -27,6 +29,8 @@ units, Docker on every node.`,
 	cmdutil.AddGlobalFlags(root)
 
 	root.AddCommand(
+		initcmd.NewCmdInit(f),
+		render.NewCmdRender(f),
 		version.NewCmdVersion(f),
 	)
 	return root

@@ -12,6 +12,7 @@ type Factory struct {
 	IO      *IOStreams
 	Runner  exec.Runner
 	Getenv  func(string) string
+	Environ func() []string
 	WorkDir string
 	Version string
 }
@@ -26,6 +27,7 @@ func New(version string) (*Factory, error) {
 		IO:      System(),
 		Runner:  exec.OS{},
 		Getenv:  os.Getenv,
+		Environ: os.Environ,
 		WorkDir: wd,
 		Version: version,
 	}, nil

@@ -1,0 +1,120 @@
+// Package labstate owns a lab's state directory: the per-lab SSH key pair
+// and etcd cluster token generated once, and the manifest of rendered files
+// that protects a user's hand edits from being overwritten.
+package labstate
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/cododemo/cododemo/pkg/fsutil"
+	"github.com/cododemo/cododemo/pkg/plan"
+)
+
+// File names inside the state directory.
+const (
+	PrivateKeyFile   = "id_ed25519"
+	PublicKeyFile    = "id_ed25519.pub"
+	ClusterTokenFile = "cluster-token"
+	ManifestFile     = "rendered.json"
+	KnownHostsFile   = "known_hosts"
+	InventoryFile    = "inventory.yaml"
+)
+
+// Dir is a lab's state directory.
+type Dir struct{ Path string }
+
+// Join returns a path inside the state directory.
+func (d Dir) Join(elem ...string) string { return filepath.Join(append([]string{d.Path}, elem...)...) }
+
+// Secrets returns the lab's SSH key and cluster token, generating each the
+// first time. Nothing is ever regenerated: a new key would lock the user out
+// of running VMs, a new token would split the etcd cluster.
+func (d Dir) Secrets() (plan.Secrets, error) {
+	if err := os.MkdirAll(d.Path, 0o755); err != nil {
+		return plan.Secrets{}, err
+	}
+	pub, err := d.ensureKey()
+	if err != nil {
+		return plan.Secrets{}, err
+	}
+	token, err := d.ensureToken()
+	if err != nil {
+		return plan.Secrets{}, err
+	}
+	return plan.Secrets{ClusterToken: token, SSHPublicKey: pub, SSHPrivateKeyFile: d.Join(PrivateKeyFile)}, nil
+}
+
+// ReadSecrets returns existing secrets without creating any; missing ones
+// are left empty.
+func (d Dir) ReadSecrets() plan.Secrets {
+	s := plan.Secrets{SSHPrivateKeyFile: d.Join(PrivateKeyFile)}
+	if b, err := os.ReadFile(d.Join(PublicKeyFile)); err == nil {
+		s.SSHPublicKey = strings.TrimSpace(string(b))
+	}
+	if b, err := os.ReadFile(d.Join(ClusterTokenFile)); err == nil {
+		s.ClusterToken = strings.TrimSpace(string(b))
+	}
+	return s
+}
+
+func (d Dir) ensureKey() (string, error) {
+	privPath, pubPath := d.Join(PrivateKeyFile), d.Join(PublicKeyFile)
+	if b, err := os.ReadFile(pubPath); err == nil {
+		if _, err := os.Stat(privPath); err != nil {
+			return "", fmt.Errorf("%s exists but %s does not: restore it or remove both to make a new key (running VMs will refuse the new one)", pubPath, privPath)
+		}
+		return strings.TrimSpace(string(b)), nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	}
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return "", err
+	}
+	block, err := ssh.MarshalPrivateKey(priv, "cododemo lab key")
+	if err != nil {
+		return "", err
+	}
+	sshPub, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		return "", err
+	}
+	line := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sshPub))) + " cododemo"
+	// Private key first: a public key without its private half is the state
+	// ensureKey refuses above.
+	if err := fsutil.WriteFileAtomic(privPath, pem.EncodeToMemory(block), 0o600); err != nil {
+		return "", err
+	}
+	if err := fsutil.WriteFileAtomic(pubPath, []byte(line+"\n"), 0o644); err != nil {
+		return "", err
+	}
+	return line, nil
+}
+
+func (d Dir) ensureToken() (string, error) {
+	p := d.Join(ClusterTokenFile)
+	if b, err := os.ReadFile(p); err == nil {
+		if t := strings.TrimSpace(string(b)); t != "" {
+			return t, nil
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	}
+	var raw [12]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", err
+	}
+	t := "cododemo-" + hex.EncodeToString(raw[:])
+	return t, fsutil.WriteFileAtomic(p, []byte(t+"\n"), 0o600)
+}

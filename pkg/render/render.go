@@ -1,0 +1,239 @@
+// Package render turns a plan into the lab's files: a Vagrantfile and, per
+// node, Ignition (from Butane) or cloud-config. Everything it renders is
+// validated by the real validators (Butane strict, Ignition's own parser,
+// coreos-cloudinit's validator) before anything is written.
+package render
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+
+	"github.com/cododemo/cododemo/pkg/plan"
+	"github.com/cododemo/cododemo/templates"
+)
+
+// VirtualBoxIgnitionLimit is the most VirtualBox stores in the
+// /Ignition/Config guest property (Flatcar docs; coreos/ignition#2226).
+const VirtualBoxIgnitionLimit = 1024
+
+// File is one rendered file, relative to the state directory.
+type File struct {
+	Path string
+	Data []byte
+	Mode uint32
+}
+
+// Served is a file the first-boot server must serve while nodes boot.
+type Served struct {
+	URLPath string // /ignition/core-01.ign
+	File    string // state-dir relative path
+	SHA256  string
+}
+
+// Result is a rendered lab.
+type Result struct {
+	Plan   *plan.Plan
+	Files  []File
+	Served []Served
+	// Notes tell the user what they must know (a pointer config that
+	// needs the first-boot server, an unpinned artifact).
+	Notes []string
+}
+
+// Options tune a render.
+type Options struct {
+	// Version is printed into the Vagrantfile header.
+	Version   string
+	Templates *Templates
+}
+
+// Render renders and validates the whole lab. It does no I/O.
+func Render(p *plan.Plan, opts Options) (*Result, error) {
+	if opts.Templates == nil {
+		t, err := LoadTemplates("")
+		if err != nil {
+			return nil, err
+		}
+		opts.Templates = t
+	}
+	r := &Result{Plan: p}
+	vnodes := make([]vagrantNode, 0, len(p.Nodes))
+	var errs []error
+	for _, n := range p.Nodes {
+		prov, err := renderNode(r, p, n, opts.Templates)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", n.Name, err))
+			continue
+		}
+		vnodes = append(vnodes, vagrantNode{Node: n, Provision: prov, Forwards: forwardsFor(p, n), ProviderMAC: providerMAC(p, n)})
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	vf, err := opts.Templates.Execute(templates.Vagrantfile, vagrantData{
+		Plan: p, Nodes: vnodes, Version: opts.Version, BoxURL: p.Box.URL,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("Vagrantfile: %w", err)
+	}
+	r.Files = append([]File{{Path: "Vagrantfile", Data: vf, Mode: 0o644}}, r.Files...)
+	if a, ok := p.Artifact("fleet"); ok && a.SHA256 == "" {
+		r.Notes = append(r.Notes, "fleet's tarball is not pinned by sha256 yet: run `cododemo lock` so nodes verify it")
+	}
+	return r, nil
+}
+
+type nodeData struct {
+	Plan  *plan.Plan
+	Node  plan.Node
+	Fleet *fleetData
+}
+
+type fleetData struct {
+	Tarball string
+	URL     string
+	SHA256  string
+}
+
+type vagrantNode struct {
+	plan.Node
+	Provision   string
+	ProviderMAC string
+	Forwards    []forward
+}
+
+type forward struct{ Guest, Host int }
+
+type vagrantData struct {
+	Plan    *plan.Plan
+	Nodes   []vagrantNode
+	Version string
+	BoxURL  string
+}
+
+// renderNode renders one node's provisioning files into r and returns the
+// file the Vagrantfile hands to the provider.
+func renderNode(r *Result, p *plan.Plan, n plan.Node, t *Templates) (string, error) {
+	data := nodeData{Plan: p, Node: n}
+	if a, ok := p.Artifact("fleet"); ok {
+		data.Fleet = &fleetData{Tarball: path.Base(a.Path), URL: a.URL, SHA256: a.SHA256}
+	}
+	base := "nodes/" + n.Name
+	if p.Lab.Format == "cloud-config" {
+		cc, err := t.Execute(templates.CloudConfig, data)
+		if err != nil {
+			return "", err
+		}
+		if err := ValidateCloudConfig(cc); err != nil {
+			return "", fmt.Errorf("%s.user-data: %w", base, err)
+		}
+		r.Files = append(r.Files, File{Path: base + ".user-data", Data: cc, Mode: 0o600})
+		return base + ".user-data", nil
+	}
+
+	bu, err := t.Execute(templates.Butane, data)
+	if err != nil {
+		return "", err
+	}
+	r.Files = append(r.Files, File{Path: base + ".bu", Data: bu, Mode: 0o600})
+	ign, err := Butane(bu, base+".bu")
+	if err != nil {
+		return "", err
+	}
+	if err := ValidateIgnition(ign); err != nil {
+		return "", fmt.Errorf("%s.ign: %w", base, err)
+	}
+	r.Files = append(r.Files, File{Path: base + ".ign", Data: ign, Mode: 0o600})
+	if p.Lab.Provider != "virtualbox" {
+		return base + ".ign", nil
+	}
+	compact, err := compactJSON(ign)
+	if err != nil {
+		return "", err
+	}
+	if len(compact) <= VirtualBoxIgnitionLimit {
+		r.Files = append(r.Files, File{Path: base + ".vbox.ign", Data: compact, Mode: 0o600})
+		return base + ".vbox.ign", nil
+	}
+	// Too big for the guest property: hand VirtualBox a small config that
+	// replaces itself with the full one, fetched from `cododemo up`'s
+	// first-boot server and checked against its hash.
+	sum := sha256.Sum256(ign)
+	s := Served{URLPath: "/ignition/" + n.Name + ".ign", File: base + ".ign", SHA256: hex.EncodeToString(sum[:])}
+	ptr, err := PointerConfig(p.FirstBoot.GuestBase+s.URLPath, s.SHA256)
+	if err != nil {
+		return "", err
+	}
+	if len(ptr) > VirtualBoxIgnitionLimit {
+		return "", fmt.Errorf("pointer config is %d bytes, over VirtualBox's %d", len(ptr), VirtualBoxIgnitionLimit)
+	}
+	r.Served = append(r.Served, s)
+	r.Files = append(r.Files, File{Path: base + ".vbox.ign", Data: ptr, Mode: 0o600})
+	if len(r.Served) == 1 {
+		r.Notes = append(r.Notes, fmt.Sprintf(
+			"Ignition configs exceed VirtualBox's %d-byte guest property: nodes get a pointer config and fetch the full one from %s (`cododemo up` serves it on %s while they boot)",
+			VirtualBoxIgnitionLimit, p.FirstBoot.GuestBase, p.FirstBoot.Listen))
+	}
+	return base + ".vbox.ign", nil
+}
+
+// PointerConfig is an Ignition 3.4.0 config that replaces itself with the
+// config at url, verified by its sha256.
+func PointerConfig(url, sha256hex string) ([]byte, error) {
+	type verification struct {
+		Hash string `json:"hash"`
+	}
+	type resource struct {
+		Source       string       `json:"source"`
+		Verification verification `json:"verification"`
+	}
+	cfg := map[string]any{"ignition": map[string]any{
+		"version": "3.4.0",
+		"config":  map[string]any{"replace": resource{Source: url, Verification: verification{Hash: "sha256-" + sha256hex}}},
+	}}
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := ValidateIgnition(b); err != nil {
+		return nil, fmt.Errorf("pointer config: %w", err)
+	}
+	return b, nil
+}
+
+func compactJSON(b []byte) ([]byte, error) {
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		return nil, err
+	}
+	return json.Marshal(v)
+}
+
+// forwardsFor lists the port forwards of one node: those named for it and,
+// for those naming no node, the host port plus the node's offset.
+func forwardsFor(p *plan.Plan, n plan.Node) []forward {
+	var out []forward
+	for _, f := range p.Lab.ForwardPorts {
+		switch {
+		case f.Node == n.Name:
+			out = append(out, forward{Guest: f.Guest, Host: f.Host})
+		case f.Node == "":
+			out = append(out, forward{Guest: f.Guest, Host: f.Host + n.Index - 1})
+		}
+	}
+	return out
+}
+
+// providerMAC writes the MAC the way the provider wants it: VBoxManage
+// takes 12 hex digits, libvirt the colon form.
+func providerMAC(p *plan.Plan, n plan.Node) string {
+	if p.Lab.Provider == "virtualbox" {
+		return strings.ToUpper(strings.ReplaceAll(n.MAC, ":", ""))
+	}
+	return n.MAC
+}
