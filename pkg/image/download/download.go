@@ -1,0 +1,312 @@
+// Package download fetches files into the cache with go-getter (HTTP and
+// file getters only: S3 and GCS live in separate go-getter modules that
+// cododemo never links). Every file is hashed as it streams in, checked
+// against its pinned sha256, and only then renamed into the cache; an
+// interrupted transfer stays in the cache's partial/ dir and resumes with a
+// Range request where the server supports it.
+package download
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	getter "github.com/hashicorp/go-getter/v2"
+
+	"github.com/cododemo/cododemo/pkg/image/cache"
+)
+
+// Downloader fetches pinned files into a cache.
+type Downloader struct {
+	Cache *cache.Cache
+	// HTTP is the client for every request; nil uses NewHTTPClient().
+	HTTP *http.Client
+	// Progress receives a progress bar; nil (not a terminal) stays quiet.
+	Progress io.Writer
+	// Offline forbids the network: only cache hits succeed.
+	Offline bool
+}
+
+// NewHTTPClient returns a client with connect and header timeouts but no
+// overall deadline (a box is hundreds of MB on conference wifi), and no
+// transparent gzip (the bytes hashed must be the bytes served).
+func NewHTTPClient() *http.Client {
+	tr := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		TLSHandshakeTimeout:   30 * time.Second,
+		ResponseHeaderTimeout: 60 * time.Second,
+		DisableCompression:    true,
+		MaxIdleConnsPerHost:   4,
+		ReadBufferSize:        256 << 10,
+	}
+	return &http.Client{Transport: tr}
+}
+
+func (d *Downloader) http() *http.Client {
+	if d.HTTP == nil {
+		d.HTTP = NewHTTPClient()
+	}
+	return d.HTTP
+}
+
+// OfflineError says what is missing when the network may not be used.
+type OfflineError struct{ What, SHA256 string }
+
+func (e *OfflineError) Error() string {
+	return fmt.Sprintf("offline: %s (sha256 %s) is not in the cache; fetch it online or import a bundle that has it", e.What, e.SHA256)
+}
+
+// HTTPError is a non-2xx answer.
+type HTTPError struct {
+	URL    string
+	Status int
+}
+
+func (e *HTTPError) Error() string {
+	return fmt.Sprintf("GET %s: %d %s", e.URL, e.Status, http.StatusText(e.Status))
+}
+
+// IsNotFound says whether err is a 404 (or a missing file:// path).
+func IsNotFound(err error) bool {
+	var he *HTTPError
+	if errors.As(err, &he) {
+		return he.Status == http.StatusNotFound || he.Status == http.StatusGone
+	}
+	return errors.Is(err, os.ErrNotExist)
+}
+
+// Request is one pinned file.
+type Request struct {
+	URL    string
+	SHA256 string
+	Size   int64  // optional; checked when > 0
+	Name   string // for messages and the progress bar
+}
+
+// Result says where the file is and whether the network was used.
+type Result struct {
+	Path string
+	Hit  bool
+}
+
+// Fetch returns the cached blob for req.SHA256, downloading it first if
+// needed. On any error the cache holds no new blob.
+func (d *Downloader) Fetch(ctx context.Context, req Request) (Result, error) {
+	if !cache.ValidSHA256(req.SHA256) {
+		return Result{}, fmt.Errorf("%s: pinned sha256 %q is not 64 hex digits", req.Name, req.SHA256)
+	}
+	if p, ok := d.Cache.Path(req.SHA256); ok {
+		return Result{Path: p, Hit: true}, nil
+	}
+	if d.Offline {
+		return Result{}, &OfflineError{What: req.Name, SHA256: req.SHA256}
+	}
+	if req.Name == "" {
+		req.Name = path.Base(req.URL)
+	}
+	p, err := d.fetch(ctx, req)
+	var mm *cache.MismatchError
+	if errors.As(err, &mm) && mm.Resumed {
+		// A server that advertises ranges but ignores them appends a
+		// whole body to the partial file; start over once.
+		p, err = d.fetch(ctx, req)
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{Path: p}, nil
+}
+
+func (d *Downloader) fetch(ctx context.Context, req Request) (string, error) {
+	partial := d.Cache.PartialPath(req.SHA256)
+	if err := os.MkdirAll(filepath.Dir(partial), 0o755); err != nil {
+		return "", err
+	}
+	src, err := getterSource(req.URL)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", req.Name, err)
+	}
+	tr := &tracker{partial: partial, out: d.Progress, name: req.Name}
+	client := &getter.Client{
+		Getters: []getter.Getter{
+			&getter.HttpGetter{Client: d.http(), XTerraformGetDisabled: true},
+			&getter.FileGetter{},
+		},
+		// No decompressors: a .tar.gz artifact is stored as published.
+		Decompressors:   map[string]getter.Decompressor{},
+		DisableSymlinks: true,
+	}
+	_, gerr := client.Get(ctx, &getter.Request{
+		Src:              src,
+		Dst:              partial,
+		GetMode:          getter.ModeFile,
+		Copy:             true,
+		ProgressListener: tr,
+	})
+	tr.finish()
+	if gerr != nil {
+		if code, ok := statusCode(gerr); ok {
+			removeEmpty(partial, true)
+			return "", &HTTPError{URL: req.URL, Status: code}
+		}
+		if ctx.Err() != nil {
+			return "", fmt.Errorf("%s: %w", req.Name, ctx.Err())
+		}
+		n := size(partial)
+		removeEmpty(partial, false)
+		if n > 0 {
+			return "", fmt.Errorf("%s: download from %s interrupted after %d bytes (kept for resume; run again): %w", req.Name, req.URL, n, gerr)
+		}
+		return "", fmt.Errorf("%s: download from %s: %w", req.Name, req.URL, gerr)
+	}
+
+	got, n, err := tr.sum()
+	if err != nil {
+		return "", err
+	}
+	if got != req.SHA256 || (req.Size > 0 && n != req.Size) {
+		_ = os.Remove(partial)
+		return "", &cache.MismatchError{What: fmt.Sprintf("%s from %s", req.Name, req.URL), Want: req.SHA256, Got: got,
+			WantSize: req.Size, GotSize: n, Resumed: tr.start > 0}
+	}
+	return d.Cache.Commit(partial, req.SHA256)
+}
+
+// getterSource turns a URL into a go-getter source that can only use the
+// http or file getter, never guessing (no "github.com/x" shorthands).
+func getterSource(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", err
+	}
+	switch u.Scheme {
+	case "http", "https":
+		return raw, nil
+	case "file":
+		return "file::" + raw, nil
+	case "":
+		if filepath.IsAbs(raw) {
+			return "file::" + raw, nil
+		}
+	}
+	return "", fmt.Errorf("unsupported URL %q: use http(s):// or file://", raw)
+}
+
+// statusCode digs the HTTP status out of go-getter's "bad response code: N".
+func statusCode(err error) (int, bool) {
+	var code int
+	msg := err.Error()
+	i := strings.LastIndex(msg, "bad response code: ")
+	if i < 0 {
+		return 0, false
+	}
+	if _, e := fmt.Sscanf(msg[i:], "bad response code: %d", &code); e != nil {
+		return 0, false
+	}
+	return code, true
+}
+
+func size(p string) int64 {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+// removeEmpty drops a partial file that holds nothing worth resuming (or
+// always, for a definitive answer such as 404).
+func removeEmpty(p string, always bool) {
+	if always || size(p) == 0 {
+		_ = os.Remove(p)
+	}
+}
+
+// tracker hashes the body as go-getter streams it (one pass over the
+// bytes instead of a second read of the file) and draws the progress bar.
+type tracker struct {
+	partial string
+	out     io.Writer
+	name    string
+
+	used  bool
+	start int64 // bytes already in the partial file when the body began
+	n     int64 // bytes of body read
+	total int64
+	h     hash.Hash
+	err   error
+	bar   *bar
+}
+
+func (t *tracker) TrackProgress(_ string, current, total int64, stream io.ReadCloser) io.ReadCloser {
+	t.used = true
+	t.start = current
+	t.total = total
+	t.h = sha256.New()
+	if current > 0 {
+		// Resuming: the hash starts with what is already on disk.
+		f, err := os.Open(t.partial)
+		if err == nil {
+			var k int64
+			k, err = io.Copy(t.h, io.LimitReader(f, current))
+			f.Close()
+			if err == nil && k != current {
+				err = fmt.Errorf("partial file shrank")
+			}
+		}
+		t.err = err
+	}
+	if t.out != nil {
+		t.bar = newBar(t.out, t.name, current, total)
+	}
+	return &trackedBody{t: t, rc: stream}
+}
+
+type trackedBody struct {
+	t  *tracker
+	rc io.ReadCloser
+}
+
+func (b *trackedBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if n > 0 {
+		b.t.h.Write(p[:n])
+		b.t.n += int64(n)
+		if b.t.bar != nil {
+			b.t.bar.set(b.t.start + b.t.n)
+		}
+	}
+	return n, err
+}
+
+func (b *trackedBody) Close() error { return b.rc.Close() }
+
+func (t *tracker) finish() {
+	if t.bar != nil {
+		t.bar.done()
+	}
+}
+
+// sum returns the sha256 and size of the finished partial file: from the
+// stream when the whole file went through it, else by reading the file
+// (file:// sources, or a file go-getter found already complete).
+func (t *tracker) sum() (string, int64, error) {
+	onDisk := size(t.partial)
+	if t.used && t.err == nil && t.start+t.n == onDisk {
+		return hex.EncodeToString(t.h.Sum(nil)), onDisk, nil
+	}
+	return cache.HashFile(t.partial)
+}
