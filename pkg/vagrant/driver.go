@@ -1,0 +1,314 @@
+package vagrant
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"sync"
+
+	"github.com/cododemo/cododemo/pkg/exec"
+)
+
+// Driver runs vagrant for one lab: every call runs in the lab's state dir
+// (where the rendered Vagrantfile is) with Vagrant's phone-home checks off.
+type Driver struct {
+	Runner exec.Runner
+	// Dir is the lab's state dir.
+	Dir string
+	// Provider becomes VAGRANT_DEFAULT_PROVIDER, so that `status` of VMs
+	// not yet created speaks of the lab's provider rather than whichever
+	// Vagrant would guess. "" leaves Vagrant's choice.
+	Provider string
+	// Getenv reads the environment for VAGRANT_HOME; nil reads nothing.
+	Getenv func(string) string
+	// Binary is the vagrant executable; "" means "vagrant" on PATH.
+	Binary string
+	// Env is added to every call (KEY=value), after cododemo's own.
+	Env []string
+}
+
+// Output returns the writer for one machine's lines; machine "" gets the
+// lines about the whole lab. A nil Output discards.
+type Output func(machine string) io.Writer
+
+// Cmd builds the exec.Cmd for `vagrant args...` in the state dir.
+func (d *Driver) Cmd(args ...string) exec.Cmd {
+	bin := d.Binary
+	if bin == "" {
+		bin = "vagrant"
+	}
+	env := []string{"VAGRANT_CHECKPOINT_DISABLE=1", "VAGRANT_BOX_UPDATE_CHECK_DISABLE=1"}
+	if d.Getenv != nil {
+		if home := d.Getenv("VAGRANT_HOME"); home != "" {
+			env = append(env, "VAGRANT_HOME="+home)
+		}
+	}
+	if d.Provider != "" {
+		env = append(env, "VAGRANT_DEFAULT_PROVIDER="+d.Provider)
+	}
+	env = append(env, d.Env...)
+	return exec.Cmd{Name: bin, Args: args, Dir: d.Dir, Env: env}
+}
+
+// output runs vagrant and returns its stdout; a failure is classified.
+func (d *Driver) output(ctx context.Context, args ...string) ([]byte, error) {
+	out, err := exec.Output(ctx, d.Runner, d.Cmd(args...))
+	return out, classify(err, out)
+}
+
+// classify turns a failed run into an *Error when Vagrant said why.
+// Cancellation stays what it is: the user pressed Ctrl-C, no advice needed.
+func classify(err error, stdout []byte) error {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return err
+	}
+	text := string(stdout)
+	var re *exec.RunError
+	if errors.As(err, &re) {
+		text += "\n" + re.Output
+	}
+	if ve := ClassifyOutput(text); ve != nil {
+		ve.Err = err
+		return ve
+	}
+	return err
+}
+
+// Version runs `vagrant --version`.
+func (d *Driver) Version(ctx context.Context) (Version, error) {
+	out, err := d.output(ctx, "--version")
+	if err != nil {
+		return Version{}, err
+	}
+	return ParseVersion(string(out))
+}
+
+// Status runs `vagrant status --machine-readable [names...]`.
+func (d *Driver) Status(ctx context.Context, names ...string) ([]Machine, error) {
+	out, err := d.output(ctx, append([]string{"status", "--machine-readable"}, names...)...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseStatus(out)
+}
+
+// SSHConfig runs `vagrant ssh-config --machine-readable [names...]`. Before
+// `up` it fails with an *Error of type SSHNotReady.
+func (d *Driver) SSHConfig(ctx context.Context, names ...string) ([]SSHConfig, error) {
+	out, err := d.output(ctx, append([]string{"ssh-config", "--machine-readable"}, names...)...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSSHConfigMachineReadable(out)
+}
+
+// Validate runs `vagrant validate --ignore-provider`, which checks the
+// Vagrantfile without any provider installed (CI has none).
+func (d *Driver) Validate(ctx context.Context) error {
+	_, err := d.output(ctx, "validate", "--ignore-provider", "--machine-readable")
+	return err
+}
+
+// BoxAddOptions are the arguments of `vagrant box add`.
+type BoxAddOptions struct {
+	// Source is a catalog URL (file:// keeps versions and checksums), a box
+	// file or URL, or a name.
+	Source   string
+	Name     string // required for a bare box file
+	Version  string
+	Provider string
+	// Checksum and ChecksumType (sha256) verify a bare box file.
+	Checksum     string
+	ChecksumType string
+	Force        bool
+}
+
+// BoxAdd runs `vagrant box add`.
+func (d *Driver) BoxAdd(ctx context.Context, o BoxAddOptions, out io.Writer) error {
+	args := []string{"box", "add", "--machine-readable"}
+	if o.Name != "" {
+		args = append(args, "--name", o.Name)
+	}
+	if o.Version != "" {
+		args = append(args, "--box-version", o.Version)
+	}
+	if o.Provider != "" {
+		args = append(args, "--provider", o.Provider)
+	}
+	if o.Checksum != "" {
+		args = append(args, "--checksum", o.Checksum, "--checksum-type", orDefault(o.ChecksumType, "sha256"))
+	}
+	if o.Force {
+		args = append(args, "--force")
+	}
+	args = append(args, o.Source)
+	return d.stream(ctx, args, func(string) io.Writer { return out })
+}
+
+// BoxList runs `vagrant box list --machine-readable`.
+func (d *Driver) BoxList(ctx context.Context) ([]Box, error) {
+	out, err := d.output(ctx, "box", "list", "--machine-readable")
+	if err != nil {
+		return nil, err
+	}
+	return ParseBoxList(out)
+}
+
+// BoxRemove runs `vagrant box remove` for one box version.
+func (d *Driver) BoxRemove(ctx context.Context, b Box) error {
+	args := []string{"box", "remove", "--machine-readable", b.Name}
+	if b.Provider != "" {
+		args = append(args, "--provider", b.Provider)
+	}
+	if b.Version != "" {
+		args = append(args, "--box-version", b.Version)
+	}
+	_, err := d.output(ctx, args...)
+	return err
+}
+
+// Halt runs `vagrant halt` for names (all machines when empty).
+func (d *Driver) Halt(ctx context.Context, out Output, names ...string) error {
+	return d.stream(ctx, append([]string{"halt", "--machine-readable"}, names...), out)
+}
+
+// Reload runs `vagrant reload` (halt then up, without provisioning).
+func (d *Driver) Reload(ctx context.Context, out Output, names ...string) error {
+	return d.stream(ctx, append([]string{"reload", "--machine-readable"}, names...), out)
+}
+
+// Destroy runs `vagrant destroy --force`: in machine-readable mode Vagrant
+// cannot ask, so the confirmation is the caller's job.
+func (d *Driver) Destroy(ctx context.Context, out Output, names ...string) error {
+	return d.stream(ctx, append([]string{"destroy", "--force", "--machine-readable"}, names...), out)
+}
+
+// stream runs a long vagrant command and hands its messages, one human
+// line at a time, to the writer of the machine they are about.
+func (d *Driver) stream(ctx context.Context, args []string, out Output) error {
+	return d.streamFor(ctx, args, "", out)
+}
+
+func (d *Driver) streamFor(ctx context.Context, args []string, machine string, out Output) error {
+	lw := &lineWriter{out: out, machine: machine}
+	c := d.Cmd(args...)
+	// The error-exit record comes last; keep the tail of stdout for it.
+	tail := &tailBuffer{max: 64 << 10}
+	c.Stdout = io.MultiWriter(lw, tail)
+	c.Stderr = lw
+	err := d.Runner.Run(ctx, c)
+	lw.Flush()
+	return classify(err, tail.buf)
+}
+
+// lineWriter splits vagrant output into lines, decodes machine-readable
+// records to their human message and routes each line to its machine's
+// writer. It is safe for the two goroutines os/exec copies stdout and
+// stderr with.
+type lineWriter struct {
+	mu      sync.Mutex
+	out     Output
+	machine string // default target for non-record lines
+	partial []byte
+	// onLine, when set, sees every routed line (the up gate watches them).
+	onLine func(machine, line string)
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.partial = append(w.partial, p...)
+	for {
+		i := bytes.IndexByte(w.partial, '\n')
+		if i < 0 {
+			break
+		}
+		line := string(w.partial[:i])
+		w.partial = w.partial[i+1:]
+		w.route(line)
+	}
+	if len(w.partial) > maxLine {
+		w.route(string(w.partial))
+		w.partial = w.partial[:0]
+	}
+	return len(p), nil
+}
+
+// Flush routes a last line without a newline.
+func (w *lineWriter) Flush() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.partial) > 0 {
+		w.route(string(w.partial))
+		w.partial = nil
+	}
+}
+
+func (w *lineWriter) route(line string) {
+	line = strings.TrimSuffix(line, "\r")
+	target, msgs := w.machine, []string{line}
+	if r, ok := ParseRecord(line); ok {
+		switch r.Type {
+		case "ui":
+			msgs = strings.Split(r.Datum(1), "\n")
+		case "error-exit":
+			return // the same text came as a ui error record
+		default:
+			return // metadata, state, ...: for parsers, not people
+		}
+		if r.Target != "" {
+			target = r.Target
+		}
+	}
+	for _, m := range msgs {
+		m = StripMachinePrefix(m, target)
+		if strings.TrimSpace(m) == "" {
+			continue
+		}
+		if w.onLine != nil {
+			w.onLine(target, m)
+		}
+		if w.out != nil {
+			if dst := w.out(target); dst != nil {
+				_, _ = io.WriteString(dst, m+"\n")
+			}
+		}
+	}
+}
+
+// StripMachinePrefix removes Vagrant's "==> core-01: " or "    core-01: "
+// from a message line: cododemo's own per-node prefix replaces it.
+func StripMachinePrefix(line, machine string) string {
+	if machine == "" {
+		return line
+	}
+	for _, p := range []string{"==> " + machine + ": ", "    " + machine + ": "} {
+		if strings.HasPrefix(line, p) {
+			return line[len(p):]
+		}
+	}
+	return line
+}
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	max int
+	buf []byte
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.buf = append(t.buf, p...)
+	if len(t.buf) > t.max {
+		t.buf = append(t.buf[:0], t.buf[len(t.buf)-t.max:]...)
+	}
+	return len(p), nil
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
