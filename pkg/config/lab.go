@@ -137,7 +137,7 @@ func Default() Lab {
 		Version:  "current",
 		Arch:     "amd64",
 		Provider: "virtualbox",
-		Format:   "ignition",
+		Format:   "", // by distro: ignition on flatcar, cloud-config on coreos
 		StateDir: ".cododemo",
 		Nodes:    Nodes{Count: 3, Prefix: "core", CPUs: 1, Memory: 2048},
 		Network:  Network{CIDR: "192.168.56.0/24", FirstHost: 101},

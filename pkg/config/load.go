@@ -215,6 +215,13 @@ func normalize(l *Lab) {
 			l.Format = "cloud-config"
 		}
 	}
+	// An empty list in the file and an absent one are the same lab.
+	if len(l.ForwardPorts) == 0 {
+		l.ForwardPorts = nil
+	}
+	if len(l.SharedFolders) == 0 {
+		l.SharedFolders = nil
+	}
 	for i := range l.SharedFolders {
 		if l.SharedFolders[i].Type == "" {
 			l.SharedFolders[i].Type = "rsync"

@@ -5,6 +5,7 @@
 package render
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -50,6 +51,9 @@ type Options struct {
 	// Version is printed into the Vagrantfile header.
 	Version   string
 	Templates *Templates
+	// ConfigDir is the config file's directory relative to the state dir
+	// ("..", the default); relative shared folders resolve against it.
+	ConfigDir string
 }
 
 // Render renders and validates the whole lab. It does no I/O.
@@ -76,7 +80,7 @@ func Render(p *plan.Plan, opts Options) (*Result, error) {
 		return nil, errors.Join(errs...)
 	}
 	vf, err := opts.Templates.Execute(templates.Vagrantfile, vagrantData{
-		Plan: p, Nodes: vnodes, Version: opts.Version, BoxURL: p.Box.URL,
+		Plan: p, Nodes: vnodes, Version: opts.Version, BoxURL: p.Box.URL, ConfigDir: cmp.Or(opts.ConfigDir, ".."),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("Vagrantfile: %w", err)
@@ -110,10 +114,11 @@ type vagrantNode struct {
 type forward struct{ Guest, Host int }
 
 type vagrantData struct {
-	Plan    *plan.Plan
-	Nodes   []vagrantNode
-	Version string
-	BoxURL  string
+	Plan      *plan.Plan
+	Nodes     []vagrantNode
+	Version   string
+	BoxURL    string
+	ConfigDir string
 }
 
 // renderNode renders one node's provisioning files into r and returns the
@@ -129,7 +134,11 @@ func renderNode(r *Result, p *plan.Plan, n plan.Node, t *Templates) (string, err
 		if err != nil {
 			return "", err
 		}
-		if err := ValidateCloudConfig(cc); err != nil {
+		var allowed []string
+		if p.Lab.Distro == "coreos" {
+			allowed = LegacyKeys
+		}
+		if err := ValidateCloudConfig(cc, allowed...); err != nil {
 			return "", fmt.Errorf("%s.user-data: %w", base, err)
 		}
 		r.Files = append(r.Files, File{Path: base + ".user-data", Data: cc, Mode: 0o600})

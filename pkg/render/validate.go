@@ -3,6 +3,7 @@ package render
 import (
 	"bytes"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/coreos/coreos-cloudinit/config/validate"
@@ -34,30 +35,57 @@ func ValidateIgnition(ign []byte) error {
 	return err
 }
 
-// ValidateCloudConfig runs coreos-cloudinit's validator; warnings count.
-func ValidateCloudConfig(cc []byte) error {
+// LegacyKeys are the cloud-config sections CoreOS Container Linux boxes
+// (before release 1675) still act on, which coreos-cloudinit's validator
+// flags as deprecated. For the coreos distro those two warnings are the
+// point of the legacy path and are accepted; every other entry is an error.
+var LegacyKeys = []string{"etcd2", "fleet"}
+
+// ValidateCloudConfig runs coreos-cloudinit's validator; warnings count as
+// errors except the deprecation of allowed legacy keys.
+func ValidateCloudConfig(cc []byte, allowed ...string) error {
 	rpt, err := validate.Validate(cc)
 	if err != nil {
 		return err
 	}
-	var msgs []string
-	lines := bytes.Split(cc, []byte("\n"))
+	type entry struct {
+		line      int
+		kind, msg string
+	}
+	var entries []entry
 	for _, e := range rpt.Entries() {
-		// Entry's JSON carries kind, line and message.
-		var line int
-		var kind, msg string
-		fmt.Sscanf(e.String(), "line %d:", &line)
-		kind, msg = entryParts(e.String())
-		m := fmt.Sprintf("line %d: %s: %s", line, kind, msg)
-		if line > 0 && line <= len(lines) {
-			m += "\n    " + strings.TrimRight(string(lines[line-1]), " ")
+		var en entry
+		fmt.Sscanf(e.String(), "line %d:", &en.line)
+		en.kind, en.msg = entryParts(e.String())
+		if en.kind == "warning" && deprecatedAllowed(en.msg, allowed) {
+			continue
+		}
+		entries = append(entries, en)
+	}
+	if len(entries) == 0 {
+		return nil
+	}
+	// The validator reports in map order; sort by line for stable output.
+	sort.Slice(entries, func(i, j int) bool { return entries[i].line < entries[j].line })
+	lines := bytes.Split(cc, []byte("\n"))
+	msgs := make([]string, 0, len(entries))
+	for _, en := range entries {
+		m := fmt.Sprintf("line %d: %s: %s", en.line, en.kind, en.msg)
+		if en.line > 0 && en.line <= len(lines) {
+			m += "\n    " + strings.TrimRight(string(lines[en.line-1]), " ")
 		}
 		msgs = append(msgs, m)
 	}
-	if len(msgs) > 0 {
-		return fmt.Errorf("cloud-config: %s", strings.Join(msgs, "\n"))
+	return fmt.Errorf("cloud-config: %s", strings.Join(msgs, "\n"))
+}
+
+func deprecatedAllowed(msg string, allowed []string) bool {
+	for _, k := range allowed {
+		if strings.HasPrefix(msg, fmt.Sprintf("deprecated key %q", k)) {
+			return true
+		}
 	}
-	return nil
+	return false
 }
 
 // entryParts splits coreos-cloudinit's "line N: kind: message".

@@ -69,7 +69,7 @@ func runRender(opts *Options, lab *cmdutil.Lab) error {
 	if err != nil {
 		return cmdutil.Usage(err)
 	}
-	res, err := render.Render(lab.Plan, render.Options{Version: opts.Version, Templates: tmpl})
+	res, err := render.Render(lab.Plan, render.Options{Version: opts.Version, Templates: tmpl, ConfigDir: ConfigDirFromState(lab)})
 	if err != nil {
 		return err
 	}
@@ -94,6 +94,15 @@ func runRender(opts *Options, lab *cmdutil.Lab) error {
 	}
 	printNotes(opts.IO.ErrOut, res.Notes)
 	return nil
+}
+
+// ConfigDirFromState is the config file's directory as seen from the state
+// dir, so the Vagrantfile resolves relative paths the way the user wrote them.
+func ConfigDirFromState(lab *cmdutil.Lab) string {
+	if r, err := filepath.Rel(lab.State.Path, lab.Dir); err == nil {
+		return filepath.ToSlash(r)
+	}
+	return lab.Dir
 }
 
 func printNotes(w io.Writer, notes []string) {

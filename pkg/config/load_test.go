@@ -1,0 +1,219 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/spf13/pflag"
+)
+
+func writeFile(t *testing.T, dir, name, body string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestLoadDefaultsWithoutFile(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Load(Source{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Default()
+	normalize(&want)
+	if !reflect.DeepEqual(l.Lab, want) {
+		t.Fatalf("defaults differ:\n got %+v\nwant %+v", l.Lab, want)
+	}
+	if l.File != "" || l.StatePath() != filepath.Join(dir, ".cododemo") {
+		t.Fatalf("file %q state %q", l.File, l.StatePath())
+	}
+}
+
+// The commented sample that `init` writes must decode to exactly the defaults.
+func TestSampleIsDefault(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, DefaultFile, string(Sample()))
+	l, err := Load(Source{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Default()
+	normalize(&want)
+	if !reflect.DeepEqual(l.Lab, want) {
+		t.Fatalf("sample differs from Default():\n got %+v\nwant %+v", l.Lab, want)
+	}
+}
+
+func TestPrecedenceFileEnvFlag(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, DefaultFile, "channel: beta\nnodes:\n  count: 2\n  memory: 3072\nprovider: libvirt\n")
+	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
+	AddLabFlags(fs)
+	if err := fs.Parse([]string{"--nodes", "5"}); err != nil {
+		t.Fatal(err)
+	}
+	l, err := Load(Source{Dir: dir, Flags: fs, Getenv: env(map[string]string{
+		"CODODEMO_NODES_COUNT":  "4",
+		"CODODEMO_CHANNEL":      "alpha",
+		"CODODEMO_DOCKER_TCP":   "true",
+		"CODODEMO_NODES_MEMORY": "",
+	})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := l.Lab
+	if got.Nodes.Count != 5 { // flag beats env beats file
+		t.Errorf("nodes.count = %d, want 5 from --nodes", got.Nodes.Count)
+	}
+	if got.Channel != "alpha" { // env beats file
+		t.Errorf("channel = %q, want alpha from env", got.Channel)
+	}
+	if got.Nodes.Memory != 3072 || got.Provider != "libvirt" { // file beats default
+		t.Errorf("memory %d provider %q: file values lost", got.Nodes.Memory, got.Provider)
+	}
+	if !got.Docker.TCP {
+		t.Errorf("docker.tcp from env not applied")
+	}
+	if got.Format != "ignition" {
+		t.Errorf("format = %q, want ignition by distro", got.Format)
+	}
+}
+
+func TestCoreOSDefaultsToCloudConfig(t *testing.T) {
+	l, err := Load(Source{Dir: t.TempDir(), Getenv: env(map[string]string{"CODODEMO_DISTRO": "coreos"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Lab.Format != "cloud-config" {
+		t.Fatalf("format = %q", l.Lab.Format)
+	}
+}
+
+func TestLoadErrorsNameKeyAndLine(t *testing.T) {
+	cases := []struct {
+		name, yaml string
+		env        map[string]string
+		want       []string
+	}{
+		{"count zero", "nodes:\n  count: 0\n", nil, []string{"cododemo.yaml:2:10: nodes.count: 0 is below the minimum of 1"}},
+		{"count above max", "nodes:\n  count: 12\n", nil, []string{"cododemo.yaml:2:10: nodes.count: 12 is above the supported maximum of 9"}},
+		{"unknown distro", "distro: ubuntu\n", nil, []string{`cododemo.yaml:1:9: distro: "ubuntu" is not one of flatcar, coreos`}},
+		{"unknown channel", "channel: edge\n", nil, []string{`cododemo.yaml:1:10: channel: "edge" is not one of alpha, beta, stable, lts`}},
+		{"channel distro lacks", "distro: coreos\nchannel: lts\n", nil, []string{`cododemo.yaml:2:10: channel: coreos has no "lts" channel`}},
+		{"bad cidr", "network:\n  cidr: 192.168.56.0/33\n", nil, []string{`cododemo.yaml:2:9: network.cidr: "192.168.56.0/33" is not a CIDR`}},
+		{"cidr too small", "network:\n  cidr: 192.168.56.0/30\n", nil, []string{"network.cidr: 192.168.56.0/30 is too small"}},
+		{"cidr no room", "network:\n  cidr: 192.168.56.0/26\n", nil, []string{"network.cidr: 192.168.56.0/26 has room for hosts 1..62, but 3 nodes from .101 need up to .103"}},
+		{"memory", "nodes:\n  memory: 512\n", nil, []string{"cododemo.yaml:2:11: nodes.memory: 512 MiB is below the minimum of 1024 MiB"}},
+		{"unknown key", "nodes:\n  cuont: 3\n", nil, []string{`cododemo.yaml:2: unknown key "cuont" (in section nodes)`}},
+		{"unknown top key", "flet: {}\n", nil, []string{`cododemo.yaml:1: unknown key "flet" (in the top level)`}},
+		{"wrong type", "nodes:\n  count: three\n", nil, []string{`cododemo.yaml:2: wrong type: str "three" where a whole number is expected`}},
+		{"wrong type bool", "fleet:\n  enabled: 3\n", nil, []string{`cododemo.yaml:2: wrong type: int "3" where true or false is expected`}},
+		{"duplicate key", "channel: beta\nchannel: alpha\n", nil, []string{`mapping key "channel" already defined at line 1`}},
+		{"duplicate forward", "forwarded_ports:\n  - {node: core-01, guest: 80, host: 8080}\n  - {node: core-02, guest: 80, host: 8080}\n", nil,
+			[]string{"cododemo.yaml:3:38: forwarded_ports.1.host: host port 8080 is already forwarded by forwarded_ports.0"}},
+		{"forward unknown node", "forwarded_ports:\n  - {node: core-07, guest: 80, host: 8080}\n", nil,
+			[]string{`forwarded_ports.0.node: "core-07" is not a node of this lab (core-01, core-02, core-03)`}},
+		{"env bad int", "", map[string]string{"CODODEMO_NODES_COUNT": "many"}, []string{`CODODEMO_NODES_COUNT: nodes.count: "many" is not a valid int`}},
+		{"env out of range", "", map[string]string{"CODODEMO_NODES_COUNT": "0"}, []string{"CODODEMO_NODES_COUNT: nodes.count: 0 is below the minimum of 1"}},
+		{"fleet without etcd", "etcd:\n  enabled: false\n", nil, []string{"fleet.enabled: fleet stores its state in etcd"}},
+		{"coreos ignition", "distro: coreos\nformat: ignition\n", nil, []string{"format: legacy CoreOS boxes are provisioned with cloud-config"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if c.yaml != "" {
+				writeFile(t, dir, DefaultFile, c.yaml)
+			}
+			_, err := Load(Source{Dir: dir, Getenv: env(c.env)})
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if _, ok := err.(*Error); !ok {
+				t.Fatalf("error is %T, want *config.Error", err)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q\n lacks %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestWarnings(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, DefaultFile, "network:\n  cidr: 10.10.0.0/24\n")
+	l, err := Load(Source{Dir: dir, Environ: func() []string { return []string{"CODODEMO_NODE_COUNT=4", "CODODEMO_CONFIG=x"} }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := strings.Join(l.Warnings, "\n")
+	for _, w := range []string{"/etc/vbox/networks.conf", "cododemo.yaml:2:9", "CODODEMO_NODE_COUNT: unknown setting"} {
+		if !strings.Contains(all, w) {
+			t.Errorf("warnings %q lack %q", all, w)
+		}
+	}
+	if strings.Contains(all, "CODODEMO_CONFIG") {
+		t.Errorf("CODODEMO_CONFIG is known, not a warning: %q", all)
+	}
+}
+
+func TestExplicitMissingFile(t *testing.T) {
+	_, err := Load(Source{Dir: t.TempDir(), File: "nope.yaml"})
+	if err == nil || !strings.Contains(err.Error(), "nope.yaml") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestLockRoundTrip(t *testing.T) {
+	p := filepath.Join(t.TempDir(), LockFile)
+	in := &Lock{Version: LockVersion, Distro: "flatcar", Channel: "stable", Arch: "amd64",
+		OS: OSRelease{Version: "4593.2.5", Box: Box{Name: "flatcar-stable", Provider: "virtualbox", URL: "file:///x.box", SHA256: strings.Repeat("a", 64)}}}
+	if err := WriteLock(p, in); err != nil {
+		t.Fatal(err)
+	}
+	out, err := ReadLock(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(in, out) {
+		t.Fatalf("round trip: %+v != %+v", out, in)
+	}
+	lab := Default()
+	lab.Channel = "beta"
+	if err := out.Matches(lab); err == nil {
+		t.Fatal("a stable lock matched a beta lab")
+	}
+}
+
+// FuzzLoad feeds arbitrary bytes as cododemo.yaml: Load must never panic,
+// and whatever it accepts must validate cleanly.
+func FuzzLoad(f *testing.F) {
+	f.Add(string(Sample()))
+	f.Add("nodes:\n  count: 3\n")
+	f.Add("network: {cidr: 10.0.0.0/8, first_host: 2}\n")
+	f.Add("forwarded_ports: [{guest: 80, host: 8080}]\n")
+	f.Add("channel: [1, 2]\n")
+	f.Add("&a [*a]")
+	f.Fuzz(func(t *testing.T, body string) {
+		dir := t.TempDir()
+		writeFile(t, dir, DefaultFile, body)
+		l, err := Load(Source{Dir: dir})
+		if err != nil {
+			return
+		}
+		for _, p := range Validate(l.Lab) {
+			if !p.Warning {
+				t.Fatalf("accepted a lab with problem %v", p)
+			}
+		}
+	})
+}

@@ -1,0 +1,324 @@
+package render
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/cododemo/cododemo/pkg/config"
+	"github.com/cododemo/cododemo/pkg/exec"
+	"github.com/cododemo/cododemo/pkg/labstate"
+	"github.com/cododemo/cododemo/pkg/plan"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files in testdata/render")
+
+// fixedSecrets keep golden files stable; the key is a real ed25519 key
+// nobody holds the private half of.
+var fixedSecrets = plan.Secrets{
+	ClusterToken:      "cododemo-golden-token",
+	SSHPublicKey:      "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIObsyfpMjVtxmQXSVGXpm0wmNN5APWRTU1PUazlmODnb cododemo",
+	SSHPrivateKeyFile: "id_ed25519",
+}
+
+type goldenCase struct {
+	name string
+	edit func(*config.Lab)
+	lock *config.Lock
+}
+
+var goldenCases = []goldenCase{
+	{name: "default", edit: func(*config.Lab) {}},
+	{name: "flatcar-lts-cloudconfig-libvirt-1", edit: func(l *config.Lab) {
+		l.Channel, l.Format, l.Provider, l.Nodes.Count = "lts", "cloud-config", "libvirt", 1
+	}},
+	{name: "coreos-stable-virtualbox", edit: func(l *config.Lab) {
+		l.Distro, l.Format = "coreos", "cloud-config"
+		l.ForwardPorts = []config.ForwardPort{{Guest: 80, Host: 8080}}
+	}},
+	{name: "flatcar-alpha-libvirt-docker-locked", edit: func(l *config.Lab) {
+		l.Channel, l.Provider, l.Docker.TCP, l.Libvirt.Driver = "alpha", "libvirt", true, "qemu"
+		l.ForwardPorts = []config.ForwardPort{{Node: "core-01", Guest: 2375, Host: 12375}}
+		l.SharedFolders = []config.SharedFolder{{Host: "./share", Guest: "/home/core/share", Type: "rsync"}}
+	}, lock: &config.Lock{Version: config.LockVersion, Distro: "flatcar", Channel: "alpha", Arch: "amd64",
+		OS: config.OSRelease{Version: "4628.0.0", Box: config.Box{Name: "flatcar-alpha", Provider: "libvirt",
+			URL: "file:///cache/flatcar-alpha.json", SHA256: strings.Repeat("b", 64)}},
+		Artifacts: map[string]config.Artifact{"fleet": {SHA256: strings.Repeat("f", 64)}}}},
+}
+
+func renderCase(t testing.TB, c goldenCase) *Result {
+	t.Helper()
+	lab := config.Default()
+	lab.Format = "ignition"
+	c.edit(&lab)
+	for _, p := range config.Validate(lab) {
+		if !p.Warning {
+			t.Fatalf("case %s: invalid lab: %v", c.name, p)
+		}
+	}
+	p, err := plan.New(lab, c.lock, fixedSecrets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Render(p, Options{Version: "golden"})
+	if err != nil {
+		t.Fatalf("case %s: %v", c.name, err)
+	}
+	return r
+}
+
+func TestGolden(t *testing.T) {
+	for _, c := range goldenCases {
+		t.Run(c.name, func(t *testing.T) {
+			r := renderCase(t, c)
+			dir := filepath.Join("..", "..", "testdata", "render", c.name)
+			if *update {
+				if err := os.RemoveAll(dir); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var names []string
+			for _, f := range r.Files {
+				names = append(names, f.Path)
+				golden := filepath.Join(dir, f.Path)
+				if *update {
+					if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
+						t.Fatal(err)
+					}
+					if err := os.WriteFile(golden, f.Data, 0o644); err != nil {
+						t.Fatal(err)
+					}
+					continue
+				}
+				want, err := os.ReadFile(golden)
+				if err != nil {
+					t.Fatalf("%v (run go test ./pkg/render -update)", err)
+				}
+				if !bytes.Equal(f.Data, want) {
+					t.Errorf("%s differs from %s (run go test ./pkg/render -update and review the diff)", f.Path, golden)
+				}
+			}
+			// Every golden file is still produced: nothing silently dropped.
+			_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+				if err != nil || d.IsDir() {
+					return err
+				}
+				rel, _ := filepath.Rel(dir, p)
+				if !contains(names, filepath.ToSlash(rel)) {
+					t.Errorf("golden %s is no longer rendered", rel)
+				}
+				return nil
+			})
+		})
+	}
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+func TestDeterministic(t *testing.T) {
+	for _, c := range goldenCases {
+		a, b := renderCase(t, c), renderCase(t, c)
+		for i := range a.Files {
+			if !bytes.Equal(a.Files[i].Data, b.Files[i].Data) {
+				t.Fatalf("%s: %s differs between two renders", c.name, a.Files[i].Path)
+			}
+		}
+	}
+}
+
+// Every file the default lab renders passes the real validators again, and
+// VirtualBox's guest-property file fits its 1024 bytes.
+func TestValidatorsAndVirtualBoxLimit(t *testing.T) {
+	r := renderCase(t, goldenCases[0])
+	var vbox, full int
+	for _, f := range r.Files {
+		switch {
+		case strings.HasSuffix(f.Path, ".vbox.ign"):
+			vbox++
+			if len(f.Data) > VirtualBoxIgnitionLimit {
+				t.Errorf("%s is %d bytes, over the guest property limit", f.Path, len(f.Data))
+			}
+			if err := ValidateIgnition(f.Data); err != nil {
+				t.Errorf("%s: %v", f.Path, err)
+			}
+		case strings.HasSuffix(f.Path, ".ign"):
+			full++
+			if len(f.Data) <= VirtualBoxIgnitionLimit {
+				t.Errorf("%s is only %d bytes: the pointer path is not exercised", f.Path, len(f.Data))
+			}
+			if err := ValidateIgnition(f.Data); err != nil {
+				t.Errorf("%s: %v", f.Path, err)
+			}
+		}
+	}
+	if vbox != 3 || full != 3 || len(r.Served) != 3 {
+		t.Fatalf("vbox %d full %d served %d, want 3 each", vbox, full, len(r.Served))
+	}
+	for _, s := range r.Served {
+		for _, f := range r.Files {
+			if f.Path == s.File && labstate.Hash(f.Data) != s.SHA256 {
+				t.Errorf("served %s: hash does not match the file", s.URLPath)
+			}
+		}
+	}
+}
+
+func TestValidatorsReject(t *testing.T) {
+	if err := ValidateIgnition([]byte(`{"ignition":{"version":"3.4.0"},"storage":{"files":[{"path":"relative"}]}}`)); err == nil {
+		t.Error("Ignition accepted a relative path")
+	}
+	if err := ValidateIgnition([]byte(`{"ignition":{"version":"3.3.0"}}`)); err == nil {
+		t.Error("3.4 parser accepted 3.3.0")
+	}
+	err := ValidateCloudConfig([]byte("#cloud-config\ncoreos:\n  etcd2:\n    name: x\n  unitz: []\n"))
+	if err == nil || !strings.Contains(err.Error(), "line 3") || !strings.Contains(err.Error(), "line 5") {
+		t.Errorf("cloud-config: %v", err)
+	}
+	if err := ValidateCloudConfig([]byte("#cloud-config\ncoreos:\n  etcd2:\n    name: x\n"), LegacyKeys...); err != nil {
+		t.Errorf("legacy etcd2 refused for coreos: %v", err)
+	}
+	_, err = Butane([]byte("variant: flatcar\nversion: 1.1.0\netcd:\n  name: x\n"), "node.bu")
+	if err == nil || !strings.Contains(err.Error(), "node.bu:3:1") || !strings.Contains(err.Error(), "^") {
+		t.Errorf("strict Butane: %v", err)
+	}
+}
+
+func TestTemplateOverride(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "node.bu.tmpl"), []byte("variant: flatcar\nversion: 1.1.0\n{{ .Nope }}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tmpl, err := LoadTemplates(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lab := config.Default()
+	lab.Format = "ignition"
+	p, _ := plan.New(lab, nil, fixedSecrets)
+	_, err = Render(p, Options{Templates: tmpl})
+	if err == nil || !strings.Contains(err.Error(), "node.bu.tmpl:3") || !strings.Contains(err.Error(), "core-01") {
+		t.Fatalf("error should name node, template and line: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "node.bu.tmpl"), []byte("{{ if }}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadTemplates(dir); err == nil || !strings.Contains(err.Error(), "node.bu.tmpl:1") {
+		t.Fatalf("parse error should name file and line: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "nodes.bu.tmpl"), []byte(""), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadTemplates(dir); err == nil || !strings.Contains(err.Error(), "matches no template") {
+		t.Fatalf("a misspelt override must be an error: %v", err)
+	}
+}
+
+func TestWriteProtectsEdits(t *testing.T) {
+	dir := labstate.Dir{Path: t.TempDir()}
+	r := renderCase(t, goldenCases[0])
+	if _, err := Write(dir, r, false); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Write(dir, r, false)
+	if err != nil || len(rep.Written) != 0 {
+		t.Fatalf("second write: %v, written %v", err, rep)
+	}
+	edited := dir.Join("Vagrantfile")
+	if err := os.WriteFile(edited, []byte("# my edit\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(dir.Join("nodes/core-01.ign"))
+	r2 := renderCase(t, goldenCase{name: "other", edit: func(l *config.Lab) { l.Nodes.Memory = 4096 }})
+	_, err = Write(dir, r2, false)
+	var ee *labstate.EditedError
+	if !errors.As(err, &ee) || !strings.Contains(err.Error(), edited) {
+		t.Fatalf("want EditedError naming %s, got %v", edited, err)
+	}
+	if got, _ := os.ReadFile(edited); string(got) != "# my edit\n" {
+		t.Fatal("the edited file was overwritten")
+	}
+	if after, _ := os.ReadFile(dir.Join("nodes/core-01.ign")); !bytes.Equal(before, after) {
+		t.Fatal("a refused write still changed other files")
+	}
+	if _, err := Write(dir, r2, true); err != nil {
+		t.Fatalf("--force: %v", err)
+	}
+	// Shrinking the lab removes the files of nodes that are gone.
+	r3 := renderCase(t, goldenCase{name: "one", edit: func(l *config.Lab) { l.Nodes.Count = 1 }})
+	rep, err = Write(dir, r3, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir.Join("nodes/core-03.ign")); !os.IsNotExist(err) || len(rep.Removed) != 6 {
+		t.Fatalf("stale node files: removed %v, stat %v", rep.Removed, err)
+	}
+	leftovers, _ := filepath.Glob(dir.Join("*", ".*.tmp-*"))
+	more, _ := filepath.Glob(dir.Join(".*.tmp-*"))
+	if len(leftovers)+len(more) > 0 {
+		t.Fatalf("temporary files left: %v %v", leftovers, more)
+	}
+}
+
+// Every golden Vagrantfile passes a real `vagrant validate`. Vagrant is
+// installed by .ci/run; its absence is a failure, not a skip.
+func TestVagrantValidate(t *testing.T) {
+	home := t.TempDir()
+	for _, c := range goldenCases {
+		t.Run(c.name, func(t *testing.T) {
+			// A lab as `cododemo render` leaves it: the config dir holds
+			// the shared folder, the state dir the key and the files.
+			base := t.TempDir()
+			dir := labstate.Dir{Path: filepath.Join(base, ".cododemo")}
+			if _, err := dir.Secrets(); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Mkdir(filepath.Join(base, "share"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			r := renderCase(t, c)
+			if _, err := Write(dir, r, false); err != nil {
+				t.Fatal(err)
+			}
+			var out bytes.Buffer
+			err := exec.OS{}.Run(context.Background(), exec.Cmd{
+				Name: "vagrant", Args: []string{"validate", "--ignore-provider"}, Dir: dir.Path,
+				Env:    []string{"VAGRANT_HOME=" + home, "VAGRANT_CHECKPOINT_DISABLE=1", "VAGRANT_BOX_UPDATE_CHECK_DISABLE=1"},
+				Stdout: &out, Stderr: &out,
+			})
+			if err != nil {
+				t.Fatalf("vagrant validate: %v\n%s", err, out.String())
+			}
+			if !strings.Contains(out.String(), "validated successfully") {
+				t.Fatalf("unexpected output: %s", out.String())
+			}
+		})
+	}
+}
+
+func BenchmarkRenderDefault(b *testing.B) {
+	tmpl, err := LoadTemplates("")
+	if err != nil {
+		b.Fatal(err)
+	}
+	lab := config.Default()
+	lab.Format = "ignition"
+	p, _ := plan.New(lab, nil, fixedSecrets)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Render(p, Options{Templates: tmpl}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
