@@ -60,9 +60,28 @@ func shortType(t string) string {
 
 // IsType says whether err is (or wraps) a Vagrant error of the class whose
 // short name is short (SSHNotReady, ProviderNotUsable, ...).
+// It looks through errors.Join trees, where errors.As would stop at the
+// first node's error.
 func IsType(err error, short string) bool {
-	var ve *Error
-	return errors.As(err, &ve) && ve.Short() == short
+	switch e := err.(type) {
+	case nil:
+		return false
+	case *Error:
+		if e.Short() == short {
+			return true
+		}
+	}
+	switch u := err.(type) {
+	case interface{ Unwrap() []error }:
+		for _, x := range u.Unwrap() {
+			if IsType(x, short) {
+				return true
+			}
+		}
+	case interface{ Unwrap() error }:
+		return IsType(u.Unwrap(), short)
+	}
+	return false
 }
 
 // ErrorFromRecords returns the *Error of the first error-exit record, nil
