@@ -132,14 +132,56 @@ func (d *Downloader) Fetch(ctx context.Context, req Request) (Result, error) {
 
 func (d *Downloader) fetch(ctx context.Context, req Request) (string, error) {
 	partial := d.Cache.PartialPath(req.SHA256)
-	if err := os.MkdirAll(filepath.Dir(partial), 0o755); err != nil {
+	got, n, resumed, err := d.get(ctx, req.URL, req.Name, partial)
+	if err != nil {
 		return "", err
 	}
-	src, err := getterSource(req.URL)
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", req.Name, err)
+	if got != req.SHA256 || (req.Size > 0 && n != req.Size) {
+		_ = os.Remove(partial)
+		return "", &cache.MismatchError{What: fmt.Sprintf("%s from %s", req.Name, req.URL), Want: req.SHA256, Got: got,
+			WantSize: req.Size, GotSize: n, Resumed: resumed}
 	}
-	tr := &tracker{partial: partial, out: d.Progress, name: req.Name}
+	return d.Cache.Commit(partial, req.SHA256)
+}
+
+// FetchUnpinned downloads a file cododemo has no hash for (trust on first
+// use, for `cododemo lock` to pin) and returns its cache path and sha256.
+func (d *Downloader) FetchUnpinned(ctx context.Context, rawURL, name string) (string, string, error) {
+	if d.Offline {
+		return "", "", fmt.Errorf("offline: %s has no pinned sha256 yet; run `cododemo lock` online once", name)
+	}
+	dir, err := d.Cache.TempDir()
+	if err != nil {
+		return "", "", err
+	}
+	tmp, err := os.MkdirTemp(dir, "unpinned-*")
+	if err != nil {
+		return "", "", err
+	}
+	defer os.RemoveAll(tmp)
+	dst := filepath.Join(tmp, "file")
+	sha, _, _, err := d.get(ctx, rawURL, name, dst)
+	if err != nil {
+		return "", "", err
+	}
+	p, err := d.Cache.Commit(dst, sha)
+	return p, sha, err
+}
+
+// get downloads rawURL to dst (resuming what dst holds) and returns the
+// sha256 and size of the finished file.
+func (d *Downloader) get(ctx context.Context, rawURL, name, dst string) (string, int64, bool, error) {
+	if name == "" {
+		name = path.Base(rawURL)
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return "", 0, false, err
+	}
+	src, err := getterSource(rawURL)
+	if err != nil {
+		return "", 0, false, fmt.Errorf("%s: %w", name, err)
+	}
+	tr := &tracker{partial: dst, out: d.Progress, name: name}
 	client := &getter.Client{
 		Getters: []getter.Getter{
 			&getter.HttpGetter{Client: d.http(), XTerraformGetDisabled: true},
@@ -151,7 +193,7 @@ func (d *Downloader) fetch(ctx context.Context, req Request) (string, error) {
 	}
 	_, gerr := client.Get(ctx, &getter.Request{
 		Src:              src,
-		Dst:              partial,
+		Dst:              dst,
 		GetMode:          getter.ModeFile,
 		Copy:             true,
 		ProgressListener: tr,
@@ -159,30 +201,21 @@ func (d *Downloader) fetch(ctx context.Context, req Request) (string, error) {
 	tr.finish()
 	if gerr != nil {
 		if code, ok := statusCode(gerr); ok {
-			removeEmpty(partial, true)
-			return "", &HTTPError{URL: req.URL, Status: code}
+			removeEmpty(dst, true)
+			return "", 0, false, fmt.Errorf("%s: %w", name, &HTTPError{URL: rawURL, Status: code})
 		}
 		if ctx.Err() != nil {
-			return "", fmt.Errorf("%s: %w", req.Name, ctx.Err())
+			return "", 0, false, fmt.Errorf("%s: %w", name, ctx.Err())
 		}
-		n := size(partial)
-		removeEmpty(partial, false)
+		n := size(dst)
+		removeEmpty(dst, false)
 		if n > 0 {
-			return "", fmt.Errorf("%s: download from %s interrupted after %d bytes (kept for resume; run again): %w", req.Name, req.URL, n, gerr)
+			return "", 0, false, fmt.Errorf("%s: download from %s interrupted after %d bytes (kept for resume; run again): %w", name, rawURL, n, gerr)
 		}
-		return "", fmt.Errorf("%s: download from %s: %w", req.Name, req.URL, gerr)
+		return "", 0, false, fmt.Errorf("%s: download from %s: %w", name, rawURL, gerr)
 	}
-
-	got, n, err := tr.sum()
-	if err != nil {
-		return "", err
-	}
-	if got != req.SHA256 || (req.Size > 0 && n != req.Size) {
-		_ = os.Remove(partial)
-		return "", &cache.MismatchError{What: fmt.Sprintf("%s from %s", req.Name, req.URL), Want: req.SHA256, Got: got,
-			WantSize: req.Size, GotSize: n, Resumed: tr.start > 0}
-	}
-	return d.Cache.Commit(partial, req.SHA256)
+	sha, n, err := tr.sum()
+	return sha, n, tr.start > 0, err
 }
 
 // getterSource turns a URL into a go-getter source that can only use the

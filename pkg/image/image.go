@@ -1,0 +1,472 @@
+// Package image takes a lab from "flatcar stable, current" to an exact,
+// signed, cached box that Vagrant knows by its real name and version, plus
+// the artifacts and template sources the lab pins, all of it usable with
+// no network once cached or imported from a bundle.
+//
+// The chain of trust: the Flatcar image-signing key embedded in the binary
+// verifies the detached signature of the release's Vagrant catalog; the
+// catalog pins the box's sha256; the box is only ever served from the
+// cache after its sha256 matched. The lock records the same sha256, so a
+// lab with a lock needs the catalog only to re-check that pin.
+package image
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/cododemo/cododemo/pkg/config"
+	"github.com/cododemo/cododemo/pkg/exec"
+	"github.com/cododemo/cododemo/pkg/image/artifacts"
+	"github.com/cododemo/cododemo/pkg/image/cache"
+	"github.com/cododemo/cododemo/pkg/image/download"
+	"github.com/cododemo/cododemo/pkg/image/release"
+	"github.com/cododemo/cododemo/pkg/image/vagrantbox"
+	"github.com/cododemo/cododemo/pkg/image/verify"
+)
+
+// EnvKeyring points at a keyring file replacing the embedded Flatcar key
+// (a rotated signing subkey before cododemo is updated; tests).
+const EnvKeyring = "CODODEMO_KEYRING"
+
+// Options builds a Service.
+type Options struct {
+	CacheDir string // "" = cache.DefaultDir
+	Mirror   string // release server mirror base URL
+	Offline  bool
+	Runner   exec.Runner
+	Getenv   func(string) string
+	// Progress gets progress bars (a terminal) or is nil.
+	Progress io.Writer
+	// Log gets one line per step; nil discards.
+	Log io.Writer
+	// Keyring overrides the embedded Flatcar key and $CODODEMO_KEYRING.
+	Keyring *verify.Keyring
+	HTTP    *http.Client
+	// VagrantEnv is added to vagrant's environment.
+	VagrantEnv []string
+}
+
+// Service does the image work for the box, lock and bundle commands.
+type Service struct {
+	Cache   *cache.Cache
+	DL      *download.Downloader
+	Keyring *verify.Keyring
+	Server  release.Server
+	Vagrant vagrantbox.Vagrant
+	Log     io.Writer
+	Offline bool
+	Mirror  string
+}
+
+// New builds a Service.
+func New(o Options) (*Service, error) {
+	getenv := o.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	dir := o.CacheDir
+	if dir == "" {
+		var err error
+		if dir, err = cache.DefaultDir(getenv); err != nil {
+			return nil, err
+		}
+	}
+	kr := o.Keyring
+	if kr == nil {
+		var err error
+		if p := getenv(EnvKeyring); p != "" {
+			kr, err = verify.Load(p)
+		} else {
+			kr, err = verify.Flatcar()
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	log := o.Log
+	if log == nil {
+		log = io.Discard
+	}
+	c := cache.Open(dir)
+	return &Service{
+		Cache:   c,
+		DL:      &download.Downloader{Cache: c, HTTP: o.HTTP, Progress: o.Progress, Offline: o.Offline},
+		Keyring: kr,
+		Server:  release.Server{Mirror: o.Mirror},
+		Vagrant: vagrantbox.Vagrant{Runner: o.Runner, Getenv: getenv, Env: o.VagrantEnv},
+		Log:     log,
+		Offline: o.Offline,
+		Mirror:  o.Mirror,
+	}, nil
+}
+
+// OSRelease is one resolved, signature-checked release and its box.
+type OSRelease struct {
+	Channel string
+	Arch    string
+	Version string
+	Box     config.Box
+	// DownloadURL is where the box is fetched from (the mirror's copy
+	// when a mirror is set; Box.URL stays upstream's so locks match).
+	DownloadURL   string
+	CatalogSHA256 string
+	SigSHA256     string
+}
+
+// CheckChannel rejects channels Flatcar does not have.
+func CheckChannel(channel string) error {
+	if !slices.Contains(config.Channels["flatcar"], channel) {
+		return fmt.Errorf("unknown channel %q: Flatcar has %s", channel, strings.Join(config.Channels["flatcar"], ", "))
+	}
+	return nil
+}
+
+// ResolveOS turns channel + version ("current" or exact) into an exact
+// release whose catalog signature checked out. An exact version already in
+// the cache costs no network; "current" asks the server unless offline.
+func (s *Service) ResolveOS(ctx context.Context, channel, arch, version, provider string) (*OSRelease, error) {
+	if err := CheckChannel(channel); err != nil {
+		return nil, err
+	}
+	if version != "current" && !release.IsExact(version) {
+		return nil, fmt.Errorf("version %q is neither \"current\" nor an exact release such as 4593.2.5", version)
+	}
+	if rel, err := s.fromCache(channel, arch, version, provider); rel != nil || err != nil {
+		return rel, err
+	}
+	if s.Offline {
+		return nil, s.offlineMissing(channel, arch, version)
+	}
+
+	exact := version
+	if version == "current" {
+		v, err := s.currentVersion(ctx, channel, arch)
+		if err != nil {
+			return nil, err
+		}
+		exact = v
+		fmt.Fprintf(s.Log, "flatcar %s %s: current is %s\n", channel, arch, exact)
+		if rel, err := s.fromCache(channel, arch, exact, provider); rel != nil || err != nil {
+			return rel, err
+		}
+	}
+	catURL := s.Server.URL(channel, arch, exact, release.CatalogFile)
+	cat, err := s.DL.Small(ctx, catURL)
+	if download.IsNotFound(err) {
+		return nil, s.noSuchVersion(ctx, channel, arch, exact)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("flatcar %s %s: vagrant catalog: %w", channel, exact, err)
+	}
+	sig, err := s.DL.Small(ctx, catURL+release.SigSuffix)
+	if err != nil {
+		return nil, fmt.Errorf("flatcar %s %s: catalog signature: %w", channel, exact, err)
+	}
+	rel, err := s.check(channel, arch, exact, provider, cat, sig, catURL)
+	if err != nil {
+		return nil, err
+	}
+	// Only a verified catalog enters the cache.
+	if rel.CatalogSHA256, err = s.Cache.PutBytes(cat); err != nil {
+		return nil, err
+	}
+	if rel.SigSHA256, err = s.Cache.PutBytes(sig); err != nil {
+		return nil, err
+	}
+	err = s.Cache.PutRef(cache.Ref{Kind: cache.KindCatalog, Name: rel.Box.Name, Version: exact, Channel: channel, Arch: arch,
+		SHA256: rel.CatalogSHA256, Size: int64(len(cat)), Source: catURL, SigSHA256: rel.SigSHA256})
+	return rel, err
+}
+
+// check verifies a catalog's signature and picks the provider's box.
+func (s *Service) check(channel, arch, version, provider string, cat, sig []byte, where string) (*OSRelease, error) {
+	if err := s.Keyring.DetachedBytes(cat, sig); err != nil {
+		return nil, fmt.Errorf("flatcar %s %s: %s: %w", channel, version, where, err)
+	}
+	c, err := release.ParseCatalog(cat)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	p, err := c.Find(version, provider)
+	if err != nil {
+		return nil, err
+	}
+	rel := &OSRelease{
+		Channel: channel, Arch: arch, Version: version,
+		Box:         config.Box{Name: c.Name, Provider: provider, URL: p.URL, SHA256: p.Checksum},
+		DownloadURL: p.URL,
+	}
+	if s.Mirror != "" {
+		// A mirror keeps the box beside its catalog, as the release
+		// server does; upstream's URL points at another host.
+		rel.DownloadURL = s.Server.URL(channel, arch, version, release.BoxFile)
+	}
+	return rel, nil
+}
+
+// fromCache returns the release from a cached, re-verified catalog.
+func (s *Service) fromCache(channel, arch, version, provider string) (*OSRelease, error) {
+	refs, err := s.Cache.Refs(cache.KindCatalog)
+	if err != nil {
+		return nil, err
+	}
+	var best *cache.Ref
+	for i, r := range refs {
+		if r.Channel != channel || r.Arch != arch {
+			continue
+		}
+		if version == "current" {
+			// Only offline may "current" mean "newest we have".
+			if !s.Offline {
+				continue
+			}
+			if best == nil || release.Compare(r.Version, best.Version) > 0 {
+				best = &refs[i]
+			}
+		} else if r.Version == version {
+			best = &refs[i]
+		}
+	}
+	if best == nil {
+		return nil, nil
+	}
+	catPath, ok1 := s.Cache.Path(best.SHA256)
+	sigPath, ok2 := s.Cache.Path(best.SigSHA256)
+	if !ok1 || !ok2 {
+		return nil, nil
+	}
+	cat, err := os.ReadFile(catPath)
+	if err != nil {
+		return nil, err
+	}
+	sig, err := os.ReadFile(sigPath)
+	if err != nil {
+		return nil, err
+	}
+	if version == "current" {
+		fmt.Fprintf(s.Log, "offline: flatcar %s %s current taken as %s, the newest cached\n", channel, arch, best.Version)
+	}
+	rel, err := s.check(channel, arch, best.Version, provider, cat, sig, "cached catalog")
+	if err != nil {
+		return nil, err
+	}
+	rel.CatalogSHA256, rel.SigSHA256 = best.SHA256, best.SigSHA256
+	return rel, nil
+}
+
+func (s *Service) offlineMissing(channel, arch, version string) error {
+	refs, _ := s.Cache.Refs(cache.KindCatalog)
+	var have []string
+	for _, r := range refs {
+		if r.Channel == channel && r.Arch == arch {
+			have = append(have, r.Version)
+		}
+	}
+	msg := fmt.Sprintf("offline: no signed catalog for flatcar %s %s %s in the cache (%s)", channel, arch, version, s.Cache.Dir)
+	if len(have) > 0 {
+		release.SortVersions(have)
+		msg += "; cached versions: " + strings.Join(have, ", ")
+	}
+	return errors.New(msg + "; run `cododemo box fetch` online or `cododemo bundle import`")
+}
+
+func (s *Service) currentVersion(ctx context.Context, channel, arch string) (string, error) {
+	dir := "current"
+	if channel == "lts" {
+		// LTS has one stream per year; lts-info says which are supported.
+		if data, err := s.DL.Small(ctx, s.Server.ChannelBase(channel)+"/"+release.LTSInfoFile); err == nil {
+			streams, err := release.ParseLTSInfo(data)
+			if err != nil {
+				return "", err
+			}
+			if d := release.NewestSupported(streams); d != "" {
+				dir = d
+			}
+		}
+	}
+	u := s.Server.URL(channel, arch, dir, release.VersionFile)
+	data, err := s.DL.Small(ctx, u)
+	if download.IsNotFound(err) {
+		return "", fmt.Errorf("flatcar %s %s: %s not found: does %s serve channel %q?", channel, arch, u, s.Server.ChannelBase(channel), channel)
+	}
+	if err != nil {
+		return "", fmt.Errorf("flatcar %s %s: %w", channel, arch, err)
+	}
+	v, err := release.VersionFromTxt(data)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", u, err)
+	}
+	return v, nil
+}
+
+func (s *Service) noSuchVersion(ctx context.Context, channel, arch, version string) error {
+	base := s.Server.ArchBase(channel, arch) + "/"
+	msg := fmt.Sprintf("flatcar %s %s has no version %s (%s%s)", channel, arch, version, base, version)
+	index, err := s.DL.Small(ctx, base)
+	if err != nil {
+		return fmt.Errorf("%s; could not list versions: %v", msg, err)
+	}
+	all := release.ParseIndex(index)
+	if len(all) == 0 {
+		return errors.New(msg)
+	}
+	return fmt.Errorf("%s; nearest: %s", msg, strings.Join(release.Nearest(all, version, 5), ", "))
+}
+
+// Box is a box in the cache, ready for Vagrant.
+type Box struct {
+	vagrantbox.Box
+	// Catalog is the local catalog (file:// URL) Vagrant adds it from.
+	Catalog string
+	// Hit says no byte of the box crossed the network.
+	Hit bool
+}
+
+// EnsureBox makes the lab's box available in the cache: the lock's when
+// the lab has one (nothing resolved), else resolved from the lab.
+func (s *Service) EnsureBox(ctx context.Context, lab config.Lab, lock *config.Lock) (*Box, error) {
+	if lab.Distro != "flatcar" {
+		return nil, fmt.Errorf("distro %s: its release servers are gone; cododemo only fetches Flatcar boxes", lab.Distro)
+	}
+	var rel *OSRelease
+	var err error
+	if lock.Resolved() {
+		if err := lock.Matches(lab); err != nil {
+			return nil, err
+		}
+		rel, err = s.ResolveOS(ctx, lock.Channel, lock.Arch, lock.OS.Version, lock.OS.Box.Provider)
+		if err != nil {
+			return nil, err
+		}
+		if rel.Box.SHA256 != lock.OS.Box.SHA256 {
+			return nil, fmt.Errorf("%s: lock pins box sha256 %s but the signed catalog of %s says %s; run `cododemo lock` again",
+				config.LockFile, lock.OS.Box.SHA256, lock.OS.Version, rel.Box.SHA256)
+		}
+	} else {
+		rel, err = s.ResolveOS(ctx, lab.Channel, lab.Arch, lab.Version, lab.Provider)
+		if err != nil {
+			return nil, err
+		}
+	}
+	return s.fetchBox(ctx, rel)
+}
+
+func (s *Service) fetchBox(ctx context.Context, rel *OSRelease) (*Box, error) {
+	name := fmt.Sprintf("%s %s (%s)", rel.Box.Name, rel.Version, rel.Box.Provider)
+	res, err := s.DL.Fetch(ctx, download.Request{URL: rel.DownloadURL, SHA256: rel.Box.SHA256, Name: name})
+	if err != nil {
+		return nil, err
+	}
+	fi, err := os.Stat(res.Path)
+	if err != nil {
+		return nil, err
+	}
+	b := &Box{Box: vagrantbox.Box{Name: rel.Box.Name, Version: rel.Version, Provider: rel.Box.Provider, Arch: rel.Arch,
+		SHA256: rel.Box.SHA256, Path: res.Path}, Hit: res.Hit}
+	ref := cache.Ref{Kind: cache.KindBox, Name: b.Name, Version: b.Version, Provider: b.Provider, Channel: rel.Channel,
+		Arch: rel.Arch, SHA256: b.SHA256, Size: fi.Size(), Source: rel.Box.URL}
+	if old, ok := s.Cache.GetRef(ref); !ok || old.SHA256 != ref.SHA256 {
+		if err := s.Cache.PutRef(ref); err != nil {
+			return nil, err
+		}
+	}
+	b.Catalog = s.CatalogPath(b.Box)
+	if _, err := os.Stat(b.Catalog); err != nil {
+		if err := vagrantbox.WriteCatalog(b.Catalog, b.Box); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
+}
+
+// CatalogPath is where the local Vagrant catalog of b lives.
+func (s *Service) CatalogPath(b vagrantbox.Box) string {
+	key := cache.Ref{Kind: cache.KindBox, Name: b.Name, Version: b.Version, Provider: b.Provider}.Key()
+	return filepath.Join(s.Cache.Dir, "vagrant", key+".json")
+}
+
+// AddToVagrant adds b unless Vagrant has it already; it says which.
+func (s *Service) AddToVagrant(ctx context.Context, b *Box) (added bool, err error) {
+	if s.Vagrant.Has(b.Box) {
+		return false, nil
+	}
+	return true, s.Vagrant.Add(ctx, b.Catalog, b.Box)
+}
+
+// Artifact is a node artifact in the cache.
+type Artifact struct {
+	Name   string
+	File   string
+	SHA256 string
+	Path   string
+	Hit    bool
+}
+
+func artifactPin(lab config.Lab, name string) (artifacts.Pin, error) {
+	switch name {
+	case "fleet":
+		return artifacts.Fleet(lab.Fleet.Version, lab.Arch)
+	}
+	return artifacts.Pin{}, fmt.Errorf("unknown artifact %q", name)
+}
+
+// EnsureArtifacts fetches every artifact the lock pins into the cache.
+func (s *Service) EnsureArtifacts(ctx context.Context, lab config.Lab, lock *config.Lock) ([]Artifact, error) {
+	if lock == nil {
+		return nil, nil
+	}
+	names := make([]string, 0, len(lock.Artifacts))
+	for n := range lock.Artifacts {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	var out []Artifact
+	var errs []error
+	for _, n := range names {
+		a := lock.Artifacts[n]
+		pin, err := artifactPin(lab, n)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		url := a.URL
+		if s.Mirror != "" {
+			url = pin.Source(s.Mirror)
+		}
+		res, err := s.DL.Fetch(ctx, download.Request{URL: url, SHA256: a.SHA256, Size: a.Size, Name: pin.File})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("artifact %s: %w", n, err))
+			continue
+		}
+		if err := s.Cache.PutRef(cache.Ref{Kind: cache.KindArtifact, Name: pin.File, SHA256: a.SHA256, Size: a.Size, Source: a.URL}); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, Artifact{Name: n, File: pin.File, SHA256: a.SHA256, Path: res.Path, Hit: res.Hit})
+	}
+	return out, errors.Join(errs...)
+}
+
+// ArtifactPath returns the cached file of a locked artifact, for `up` to
+// serve to the nodes. Its error says how to get it.
+func ArtifactPath(c *cache.Cache, lock *config.Lock, name string) (string, error) {
+	if lock == nil {
+		return "", fmt.Errorf("artifact %s: no %s; run `cododemo lock`", name, config.LockFile)
+	}
+	a, ok := lock.Artifacts[name]
+	if !ok || a.SHA256 == "" {
+		return "", fmt.Errorf("artifact %s: not pinned in %s; run `cododemo lock`", name, config.LockFile)
+	}
+	p, ok := c.Path(a.SHA256)
+	if !ok {
+		return "", fmt.Errorf("artifact %s (sha256 %s) is not in the cache %s; run `cododemo box fetch` or `cododemo bundle import`", name, a.SHA256, c.Dir)
+	}
+	return p, nil
+}
