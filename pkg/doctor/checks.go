@@ -416,6 +416,8 @@ func checkDisk(t Target, f *Facts) Finding {
 				status = StatusWarn
 			}
 			parts = append(parts, fmt.Sprintf("%s free for %s, which need about %s: little room left", human(fs.free), where, human(fs.need)))
+		case fs.need == 0:
+			parts = append(parts, fmt.Sprintf("%s free for %s (box cached: nothing new needed)", human(fs.free), where))
 		default:
 			parts = append(parts, fmt.Sprintf("%s free for %s (need about %s)", human(fs.free), where, human(fs.need)))
 		}

@@ -31,7 +31,7 @@ type Finding struct {
 	Check   string `json:"check"`
 	Status  Status `json:"status"`
 	Finding string `json:"finding"`
-	Fix     string `json:"fix,omitempty"`
+	Fix     string `json:"fix"` // "" when nothing needs fixing
 }
 
 // Check is one row of the code table: a stable code an attendee can read
@@ -176,4 +176,15 @@ func Preflight(ctx context.Context, p Probes, t Target, o Options) (Report, erro
 func IsPreflight(err error) bool {
 	var pe *PreflightError
 	return errors.As(err, &pe)
+}
+
+// MarkdownTable renders the code table for the README, from Checks() so
+// the two never drift apart (a golden test holds the rendered copy).
+func MarkdownTable() string {
+	var b strings.Builder
+	b.WriteString("| code | check | what it makes sure of |\n|---|---|---|\n")
+	for _, c := range Checks() {
+		fmt.Fprintf(&b, "| %s | `%s` | %s |\n", c.Code, c.Name, c.Title)
+	}
+	return b.String()
 }
