@@ -15,7 +15,10 @@
 //     prefix to file paths (${CODODEMO_ROOT}/etc/os-release); unset on a
 //     real node, so the real files are read;
 //   - ETCDCTL_API=3 and ETCDCTL_ENDPOINTS=<this node's member>, as Flatcar's
-//     etcdctl talks to the local member.
+//     etcdctl talks to the local member;
+//   - HOME=<node root>: the login shell then reads no rc files of the real
+//     user (Debian's bash sources ~/.bashrc for SSH commands, and a slow
+//     one would make every session, and the benchmarks, slow).
 //
 // Every process is started in its own process group and killed in
 // Cleanup; data dirs live in the test's temp dir. Missing sshd or etcd is a
@@ -401,8 +404,8 @@ KbdInteractiveAuthentication no
 MaxSessions 64
 MaxStartups 200
 LogLevel ERROR
-SetEnv PATH=%s:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin CODODEMO_ROOT=%s ETCDCTL_API=3 ETCDCTL_ENDPOINTS=%s
-`, n.Name, n.Addr, n.SSHPort, n.hostKey, authKeys, bin, n.Root, endpoint)
+SetEnv HOME=%s PATH=%s:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin CODODEMO_ROOT=%s ETCDCTL_API=3 ETCDCTL_ENDPOINTS=%s
+`, n.Name, n.Addr, n.SSHPort, n.hostKey, authKeys, n.Root, bin, n.Root, endpoint)
 	return os.WriteFile(n.sshdConf, []byte(conf), 0o644)
 }
 

@@ -1,0 +1,300 @@
+package health
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/cododemo/cododemo/pkg/inventory"
+	"github.com/cododemo/cododemo/pkg/sshx"
+)
+
+// Session runs commands on one node (an SSH connection in production, a
+// fake in unit tests).
+type Session interface {
+	Run(ctx context.Context, cmd string) (sshx.Result, error)
+}
+
+// Connector opens sessions to nodes. Connect is called at most once per
+// node per verification.
+type Connector interface {
+	Connect(ctx context.Context, n inventory.Node) (Session, error)
+}
+
+// Options tune a verification.
+type Options struct {
+	// Checks to run (from Select); nil means every non-deep check.
+	Checks Selection
+	// Timeout bounds each check (default 15s).
+	Timeout time.Duration
+	// Parallel bounds how many nodes are worked on at once (default 16).
+	Parallel int
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+	// Poll is how often a check waiting out a transient state (systemd
+	// "starting", fleet scheduling) asks again (default 1s).
+	Poll time.Duration
+}
+
+func (o *Options) defaults() {
+	if o.Checks == nil {
+		o.Checks, _ = Select(nil, nil, false)
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 15 * time.Second
+	}
+	if o.Parallel <= 0 {
+		o.Parallel = 16
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Poll <= 0 {
+		o.Poll = time.Second
+	}
+}
+
+// Verifier runs the checks against an inventory.
+type Verifier struct {
+	Inv  *inventory.Inventory
+	Conn Connector
+	Opts Options
+}
+
+type nodeState struct {
+	node  inventory.Node
+	ready chan struct{} // closed once the connect attempt ended
+	sess  Session
+	err   error
+}
+
+// run is one verification's shared state.
+type run struct {
+	v     *Verifier
+	sem   chan struct{}
+	nodes map[string]*nodeState
+
+	mu       sync.Mutex
+	verdicts []Verdict
+}
+
+// Verify runs every selected check once and returns the report. It never
+// returns early on a failing node: the report says what is wrong where.
+func (v *Verifier) Verify(ctx context.Context) *Report {
+	v.Opts.defaults()
+	start := v.Opts.Now()
+	r := &run{v: v, sem: make(chan struct{}, v.Opts.Parallel), nodes: map[string]*nodeState{}}
+	rep := &Report{Started: start, Attempts: 1}
+	for _, n := range v.Inv.Nodes {
+		rep.Nodes = append(rep.Nodes, n.Name)
+		r.nodes[n.Name] = &nodeState{node: n, ready: make(chan struct{})}
+	}
+	var wg sync.WaitGroup
+	for _, n := range v.Inv.Nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.sem <- struct{}{}
+			defer func() { <-r.sem }()
+			r.nodeChecks(ctx, r.nodes[n.Name])
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		r.clusterChecks(ctx)
+	}()
+	wg.Wait()
+	rep.Verdicts = r.verdicts
+	rep.Duration = v.Opts.Now().Sub(start)
+	rep.sort()
+	return rep
+}
+
+func (r *run) add(v Verdict) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.verdicts = append(r.verdicts, v)
+}
+
+func (r *run) on(name string) bool { return r.v.Opts.Checks[name] }
+
+// timed runs one check under its timeout and records its verdict.
+func (r *run) timed(ctx context.Context, node, check string, timeout time.Duration, fn func(ctx context.Context) Verdict) {
+	if timeout == 0 {
+		timeout = r.v.Opts.Timeout
+	}
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	t0 := r.v.Opts.Now()
+	v := fn(cctx)
+	v.Node, v.Check, v.Duration = node, check, r.v.Opts.Now().Sub(t0)
+	if v.Status == "" {
+		v.Status = Pass
+	}
+	if v.Status == Fail && cctx.Err() != nil && ctx.Err() == nil && v.Hint == "" {
+		v.Hint = fmt.Sprintf("the check took longer than its %s timeout: the node is overloaded or hanging (raise --timeout if it is just slow)", timeout)
+	}
+	r.add(v)
+}
+
+func skip(reason string) Verdict { return Verdict{Status: Skip, Message: reason} }
+
+func (r *run) connect(ctx context.Context, st *nodeState) {
+	defer close(st.ready)
+	t0 := r.v.Opts.Now()
+	// Dial bounded by the check timeout, like every other check.
+	cctx, cancel := context.WithTimeout(ctx, r.v.Opts.Timeout)
+	defer cancel()
+	st.sess, st.err = r.v.Conn.Connect(cctx, st.node)
+	v := Verdict{Node: st.node.Name, Check: CheckSSH, Status: Pass, Duration: r.v.Opts.Now().Sub(t0),
+		Message: fmt.Sprintf("logged in as %s at %s", st.node.SSH.User, st.node.SSH.Addr())}
+	if st.err != nil {
+		v.Status, v.Message = Fail, st.err.Error()
+		var hk *sshx.HostKeyChangedError
+		var unknown *sshx.UnknownHostError
+		switch {
+		case errors.As(st.err, &hk):
+			v.Message = "HOST KEY CHANGED: " + st.err.Error()
+			v.Hint = fmt.Sprintf("if %s was re-created, delete line %d of %s; if not, do not trust this machine", st.node.Name, hk.Line, hk.File)
+		case errors.As(st.err, &unknown):
+			v.Hint = "the host is not pinned in known_hosts"
+		default:
+			v.Message = "unreachable: " + st.err.Error()
+			v.Hint = "is the node up (`cododemo status`)? check ssh.host/ssh.port/ssh.user and the identity file in the inventory"
+		}
+	}
+	r.add(v)
+}
+
+// session waits for a node's connection; nil when it failed.
+func (r *run) session(ctx context.Context, name string) Session {
+	st := r.nodes[name]
+	select {
+	case <-st.ready:
+	case <-ctx.Done():
+		return nil
+	}
+	return st.sess
+}
+
+func (r *run) nodeChecks(ctx context.Context, st *nodeState) {
+	r.connect(ctx, st)
+	name := st.node.Name
+	type nc struct {
+		check string
+		svc   string
+		fn    func(context.Context, Session, inventory.Node) Verdict
+	}
+	list := []nc{
+		{CheckOS, "", r.checkOS},
+		{CheckSystemd, "", r.checkSystemd},
+		{CheckDocker, inventory.ServiceDocker, checkDocker},
+		{CheckEtcdMember, inventory.ServiceEtcd, checkEtcdMember},
+	}
+	for _, c := range list {
+		if !r.on(c.check) {
+			continue
+		}
+		switch {
+		case c.svc != "" && !r.v.Inv.Uses(c.svc):
+			r.add(Verdict{Node: name, Check: c.check, Status: Skip, Message: c.svc + " is not in the inventory's services"})
+		case st.sess == nil:
+			r.add(Verdict{Node: name, Check: c.check, Status: Skip, Message: "node unreachable over SSH"})
+		default:
+			r.timed(ctx, name, c.check, 0, func(ctx context.Context) Verdict { return c.fn(ctx, st.sess, st.node) })
+		}
+	}
+}
+
+func (r *run) clusterChecks(ctx context.Context) {
+	etcdChecks := []string{CheckEtcdHealth, CheckEtcdMembers, CheckEtcdLeader, CheckEtcdWrite}
+	fleetChecks := []string{CheckFleetMachines, CheckFleetUnit}
+	var wanted []string
+	for _, c := range append(etcdChecks, fleetChecks...) {
+		if r.on(c) {
+			wanted = append(wanted, c)
+		}
+	}
+	if len(wanted) == 0 {
+		return
+	}
+	// The checks run from the first etcd member that answers SSH, as an
+	// operator would log in to any node.
+	var runner Session
+	var runnerName string
+	for _, m := range r.v.Inv.Members() {
+		if s := r.session(ctx, m); s != nil {
+			runner, runnerName = s, m
+			break
+		}
+	}
+	if runner == nil {
+		for _, n := range r.v.Inv.Nodes {
+			if s := r.session(ctx, n.Name); s != nil {
+				runner, runnerName = s, n.Name
+				break
+			}
+		}
+	}
+	var wg sync.WaitGroup
+	for _, c := range wanted {
+		svc := inventory.ServiceEtcd
+		if c == CheckFleetMachines || c == CheckFleetUnit {
+			svc = inventory.ServiceFleet
+		}
+		switch {
+		case !r.v.Inv.Uses(svc):
+			r.add(Verdict{Node: ClusterNode, Check: c, Status: Skip, Message: svc + " is not in the inventory's services"})
+			continue
+		case runner == nil:
+			r.add(Verdict{Node: ClusterNode, Check: c, Status: Fail, Message: "no node reachable over SSH to run it from"})
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			timeout := r.v.Opts.Timeout
+			var fn func(context.Context) Verdict
+			switch c {
+			case CheckEtcdHealth:
+				fn = func(ctx context.Context) Verdict { return r.checkEtcdHealth(ctx, runner) }
+			case CheckEtcdMembers:
+				fn = func(ctx context.Context) Verdict { return r.checkEtcdMembers(ctx, runner) }
+			case CheckEtcdLeader:
+				fn = func(ctx context.Context) Verdict { return r.checkEtcdLeader(ctx, runner) }
+			case CheckEtcdWrite:
+				timeout *= 2 // a write plus a read on every node plus a delete
+				fn = func(ctx context.Context) Verdict { return r.checkEtcdWrite(ctx, runner, runnerName) }
+			case CheckFleetMachines:
+				fn = func(ctx context.Context) Verdict { return r.checkFleetMachines(ctx, runner) }
+			case CheckFleetUnit:
+				timeout *= 4 // fleet notices etcd late and schedules slowly
+				fn = func(ctx context.Context) Verdict { return r.checkFleetUnit(ctx, runner) }
+			}
+			r.timed(ctx, ClusterNode, c, timeout, fn)
+		}()
+	}
+	wg.Wait()
+}
+
+// remote runs a command while holding a parallelism slot.
+func (r *run) remote(ctx context.Context, s Session, cmd string) (sshx.Result, error) {
+	select {
+	case r.sem <- struct{}{}:
+	case <-ctx.Done():
+		return sshx.Result{}, ctx.Err()
+	}
+	defer func() { <-r.sem }()
+	return s.Run(ctx, cmd)
+}
+
+func randomKey() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return "/cododemo/verify/" + hex.EncodeToString(b[:])
+}
