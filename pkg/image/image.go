@@ -118,6 +118,9 @@ type OSRelease struct {
 	DownloadURL   string
 	CatalogSHA256 string
 	SigSHA256     string
+
+	catalog, sig []byte // fetched now, not yet in the cache
+	catalogURL   string
 }
 
 // CheckChannel rejects channels Flatcar does not have.
@@ -173,16 +176,26 @@ func (s *Service) ResolveOS(ctx context.Context, channel, arch, version, provide
 	if err != nil {
 		return nil, err
 	}
-	// Only a verified catalog enters the cache.
-	if rel.CatalogSHA256, err = s.Cache.PutBytes(cat); err != nil {
-		return nil, err
+	rel.catalog, rel.sig, rel.catalogURL = cat, sig, catURL
+	return rel, nil
+}
+
+// remember stores a freshly fetched, verified catalog and its signature
+// once the operation that needed it succeeded (a failed fetch leaves the
+// cache as it was).
+func (s *Service) remember(rel *OSRelease) error {
+	if rel.catalog == nil {
+		return nil // came from the cache
 	}
-	if rel.SigSHA256, err = s.Cache.PutBytes(sig); err != nil {
-		return nil, err
+	var err error
+	if rel.CatalogSHA256, err = s.Cache.PutBytes(rel.catalog); err != nil {
+		return err
 	}
-	err = s.Cache.PutRef(cache.Ref{Kind: cache.KindCatalog, Name: rel.Box.Name, Version: exact, Channel: channel, Arch: arch,
-		SHA256: rel.CatalogSHA256, Size: int64(len(cat)), Source: catURL, SigSHA256: rel.SigSHA256})
-	return rel, err
+	if rel.SigSHA256, err = s.Cache.PutBytes(rel.sig); err != nil {
+		return err
+	}
+	return s.Cache.PutRef(cache.Ref{Kind: cache.KindCatalog, Name: rel.Box.Name, Version: rel.Version, Channel: rel.Channel,
+		Arch: rel.Arch, SHA256: rel.CatalogSHA256, Size: int64(len(rel.catalog)), Source: rel.catalogURL, SigSHA256: rel.SigSHA256})
 }
 
 // check verifies a catalog's signature and picks the provider's box.
@@ -362,6 +375,9 @@ func (s *Service) fetchBox(ctx context.Context, rel *OSRelease) (*Box, error) {
 	name := fmt.Sprintf("%s %s (%s)", rel.Box.Name, rel.Version, rel.Box.Provider)
 	res, err := s.DL.Fetch(ctx, download.Request{URL: rel.DownloadURL, SHA256: rel.Box.SHA256, Name: name})
 	if err != nil {
+		return nil, err
+	}
+	if err := s.remember(rel); err != nil {
 		return nil, err
 	}
 	fi, err := os.Stat(res.Path)

@@ -27,6 +27,9 @@ func (s *Service) Lock(ctx context.Context, lab config.Lab, prev *config.Lock) (
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := s.remember(rel); err != nil {
+		return nil, nil, err
+	}
 	l := &config.Lock{
 		Version: config.LockVersion,
 		Distro:  lab.Distro,

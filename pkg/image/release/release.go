@@ -260,7 +260,9 @@ func Compare(a, b string) int {
 }
 
 // SortVersions sorts exact versions ascending.
-func SortVersions(vs []string) { sort.Slice(vs, func(i, j int) bool { return Compare(vs[i], vs[j]) < 0 }) }
+func SortVersions(vs []string) {
+	sort.Slice(vs, func(i, j int) bool { return Compare(vs[i], vs[j]) < 0 })
+}
 
 // Nearest returns up to n versions of all closest to want: those just
 // below and just above it, ascending.

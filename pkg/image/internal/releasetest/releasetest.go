@@ -1,0 +1,291 @@
+// Package releasetest runs a local server laid out like the Flatcar release
+// server, signed with a key generated for the test, for the image tests.
+package releasetest
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
+
+	"github.com/cododemo/cododemo/pkg/image/verify"
+)
+
+// Signer is a test OpenPGP key.
+type Signer struct {
+	Entity  *openpgp.Entity
+	Keyring *verify.Keyring
+}
+
+// NewSigner generates an Ed25519 signing key (fast, unlike RSA 4096).
+func NewSigner(t testing.TB, name string) *Signer {
+	t.Helper()
+	cfg := &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA}
+	e, err := openpgp.NewEntity(name, "test", name+"@example.invalid", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pub bytes.Buffer
+	if err := e.Serialize(&pub); err != nil {
+		t.Fatal(err)
+	}
+	kr, err := verify.Parse(pub.Bytes(), "test keyring "+name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Signer{Entity: e, Keyring: kr}
+}
+
+// Sign returns a binary detached signature over data.
+func (s *Signer) Sign(t testing.TB, data []byte) []byte {
+	t.Helper()
+	var sig bytes.Buffer
+	if err := openpgp.DetachSign(&sig, s.Entity, bytes.NewReader(data), nil); err != nil {
+		t.Fatal(err)
+	}
+	return sig.Bytes()
+}
+
+// Box makes a small but real Vagrant box: a gzipped tar with metadata.json,
+// a Vagrantfile and a dummy disk of diskSize pseudo-random bytes.
+func Box(t testing.TB, provider string, diskSize int) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	disk := make([]byte, diskSize)
+	x := uint32(2463534242)
+	for i := range disk {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		disk[i] = byte(x)
+	}
+	files := []struct {
+		name string
+		data []byte
+	}{
+		{"metadata.json", []byte(fmt.Sprintf(`{"provider":%q,"architecture":"amd64"}`, provider))},
+		{"Vagrantfile", []byte("Vagrant.configure(\"2\") do |config|\nend\n")},
+		{"box-disk1.vmdk", disk},
+	}
+	for _, f := range files {
+		if err := tw.WriteHeader(&tar.Header{Name: f.name, Mode: 0o644, Size: int64(len(f.data)), ModTime: time.Unix(1700000000, 0)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write(f.data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := gz.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// SHA256 is hex sha256.
+func SHA256(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// Server is the fake release server.
+type Server struct {
+	*httptest.Server
+	mu    sync.Mutex
+	files map[string][]byte
+
+	// NoRanges makes the server ignore Range and never advertise it.
+	NoRanges atomic.Bool
+	// TruncateNext cuts the next GET of a path ending in this suffix after
+	// TruncateAt bytes (a dropped connection).
+	TruncateNext atomic.Value // string
+	TruncateAt   atomic.Int64
+	// Requests counts requests by "METHOD path".
+	reqs sync.Map
+	// RangeRequests counts GETs that carried a Range header.
+	RangeRequests atomic.Int64
+}
+
+// New starts an empty server on 127.0.0.1.
+func New(t testing.TB) *Server {
+	s := &Server{files: map[string][]byte{}}
+	s.TruncateNext.Store("")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	s.Server.Listener.Close()
+	s.Server.Listener = ln
+	s.Server.Start()
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Put serves data at path.
+func (s *Server) Put(path string, data []byte) {
+	s.mu.Lock()
+	s.files[path] = data
+	s.mu.Unlock()
+}
+
+// Delete stops serving path.
+func (s *Server) Delete(path string) {
+	s.mu.Lock()
+	delete(s.files, path)
+	s.mu.Unlock()
+}
+
+// Count returns how many requests "METHOD path" got.
+func (s *Server) Count(key string) int64 {
+	v, ok := s.reqs.Load(key)
+	if !ok {
+		return 0
+	}
+	return v.(*atomic.Int64).Load()
+}
+
+// Total returns the number of requests of any kind.
+func (s *Server) Total() int64 {
+	var n int64
+	s.reqs.Range(func(_, v any) bool { n += v.(*atomic.Int64).Load(); return true })
+	return n
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	v, _ := s.reqs.LoadOrStore(r.Method+" "+r.URL.Path, new(atomic.Int64))
+	v.(*atomic.Int64).Add(1)
+	s.mu.Lock()
+	data, ok := s.files[r.URL.Path]
+	var listing []string
+	if !ok && strings.HasSuffix(r.URL.Path, "/") {
+		for p := range s.files {
+			if rest, found := strings.CutPrefix(p, r.URL.Path); found {
+				if i := strings.Index(rest, "/"); i > 0 {
+					listing = append(listing, rest[:i+1])
+				}
+			}
+		}
+	}
+	s.mu.Unlock()
+	if !ok {
+		if len(listing) > 0 {
+			var b strings.Builder
+			b.WriteString("<html><body><pre>\n")
+			seen := map[string]bool{}
+			for _, l := range listing {
+				if !seen[l] {
+					seen[l] = true
+					fmt.Fprintf(&b, "<a href=\"%s\">%s</a>\n", l, l)
+				}
+			}
+			b.WriteString("</pre></body></html>\n")
+			w.Header().Set("Content-Type", "text/html")
+			_, _ = w.Write([]byte(b.String()))
+			return
+		}
+		http.NotFound(w, r)
+		return
+	}
+	if r.Method == http.MethodGet && r.Header.Get("Range") != "" {
+		s.RangeRequests.Add(1)
+	}
+	if suffix := s.TruncateNext.Load().(string); suffix != "" && r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, suffix) {
+		s.TruncateNext.Store("")
+		// Promise everything, send part, drop the connection.
+		w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(data[:s.TruncateAt.Load()])
+		if f, ok := w.(http.Flusher); ok {
+			f.Flush()
+		}
+		if hj, ok := w.(http.Hijacker); ok {
+			if c, _, err := hj.Hijack(); err == nil {
+				c.Close()
+			}
+		}
+		return
+	}
+	if s.NoRanges.Load() {
+		w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+		if r.Method == http.MethodHead {
+			return
+		}
+		_, _ = w.Write(data)
+		return
+	}
+	http.ServeContent(w, r, "", time.Unix(1700000000, 0), bytes.NewReader(data))
+}
+
+// Release describes one published release.
+type Release struct {
+	Channel  string
+	Arch     string
+	Version  string
+	Provider string
+	Box      []byte
+	// Current marks it as the channel's current release.
+	Current bool
+}
+
+// Publish lays out a release like the real server: version.txt, the
+// signed Vagrant catalog and the box beside it. The catalog's box URL is
+// "upstream"'s (a host the tests never contact: a mirror rewrites it).
+func (s *Server) Publish(t testing.TB, signer *Signer, rel Release) (catalog []byte) {
+	t.Helper()
+	dir := fmt.Sprintf("/%s/%s-usr/%s/", rel.Channel, rel.Arch, rel.Version)
+	name := "flatcar-" + rel.Channel
+	cat := map[string]any{
+		"name":        name,
+		"description": "Flatcar " + rel.Channel,
+		"versions": []any{map[string]any{
+			"version": rel.Version,
+			"providers": []any{map[string]any{
+				"name":          rel.Provider,
+				"url":           fmt.Sprintf("https://bincache.invalid/images/%s/%s/flatcar_production_vagrant.box", rel.Arch, rel.Version),
+				"checksum_type": "sha256",
+				"checksum":      SHA256(rel.Box),
+				"architecture":  rel.Arch,
+			}},
+		}},
+	}
+	catalog, err := json.MarshalIndent(cat, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vt := VersionTxt(rel.Version)
+	s.Put(dir+"version.txt", vt)
+	s.Put(dir+"flatcar_production_vagrant.json", catalog)
+	s.Put(dir+"flatcar_production_vagrant.json.sig", signer.Sign(t, catalog))
+	s.Put(dir+"flatcar_production_vagrant.box", rel.Box)
+	if rel.Current {
+		s.Put(fmt.Sprintf("/%s/%s-usr/current/version.txt", rel.Channel, rel.Arch), vt)
+	}
+	return catalog
+}
+
+// VersionTxt is a release's version.txt.
+func VersionTxt(v string) []byte {
+	parts := strings.SplitN(v, ".", 3)
+	return []byte(fmt.Sprintf("FLATCAR_BUILD=%s\nFLATCAR_BRANCH=%s\nFLATCAR_PATCH=%s\nFLATCAR_VERSION=%s\nFLATCAR_VERSION_ID=%s\nFLATCAR_BUILD_ID=\"\"\nFLATCAR_SDK_VERSION=%s.0.0\n",
+		parts[0], parts[1], parts[2], v, v, parts[0]))
+}
