@@ -15,7 +15,7 @@ fi
 pkgs=(
 	libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils
 	vagrant vagrant-libvirt
-	debootstrap e2fsprogs fdisk dosfstools grub-pc-bin
+	debootstrap e2fsprogs fdisk extlinux syslinux-common libblkid-dev gcc
 	openssh-client curl ca-certificates
 )
 missing=()

@@ -1,0 +1,213 @@
+#!/usr/bin/env bash
+# build-box.sh: build the cododemo e2e test box, a small Debian image that
+# presents what a Flatcar node presents to cododemo (see e2e/README.md): a core
+# user with sudo whose key comes from first-boot Ignition read from fw_cfg
+# opt/org.flatcar-linux/config, OpenSSH, systemd, systemd-networkd (DHCP client
+# id from the MAC), an etcd-member.service configured by ETCD_* drop-ins,
+# etcdctl, and an empty /etc/machine-id. Docker is not included.
+#
+# Output (cached outside the repo; rebuilt only when its inputs change):
+#   $CODODEMO_E2E_CACHE/box/cododemo-e2e.box   a vagrant-libvirt box (tar of
+#   box.img qcow2, metadata.json, Vagrantfile)
+# The last line on stdout is "<sha256>  <path of the .box>".
+#
+# Needs root (loop devices, mount, chroot) and network access to the Debian
+# mirror this machine's apt already uses; the VM itself never downloads.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+cache="${CODODEMO_E2E_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cododemo-e2e}"
+out="$cache/box"
+box="$out/cododemo-e2e.box"
+size_gb=4
+ignition_version=v2.27.0
+
+log() { echo "build-box.sh: $*" >&2; }
+
+if [[ $(id -u) -ne 0 ]]; then
+	log "must run as root (loop devices, mount, chroot)"
+	exit 1
+fi
+
+# Host tools. extlinux + syslinux-common make the image bootable; libblkid-dev is for Ignition's cgo.
+need=(debootstrap qemu-utils e2fsprogs fdisk extlinux syslinux-common libblkid-dev gcc)
+missing=()
+for p in "${need[@]}"; do
+	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+	[[ $st == "install ok installed" ]] || missing+=("$p")
+done
+if ((${#missing[@]})); then
+	log "installing ${missing[*]}"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+# The Debian mirror and suite come from this machine's own apt sources, so no
+# registry host name lives in the repository. deb822 *.sources first, then the
+# one-line format; the first "deb" entry carrying the release's own suite wins.
+suite=$(. /etc/os-release && echo "$VERSION_CODENAME")
+mirror_from_sources() {
+	local f
+	for f in /etc/apt/sources.list.d/*.sources; do
+		[[ -f $f ]] || continue
+		# Paragraphs are separated by blank lines; keep Types/URIs/Suites of each.
+		awk -v suite="$suite" '
+			function flush() { if (types ~ /(^| )deb( |$)/ && (" " suites " ") ~ (" " suite " ")) { split(uris, u, " "); print u[1]; found=1; exit } types=""; uris=""; suites="" }
+			/^[[:space:]]*$/ { flush(); next }
+			/^Types:/ { sub(/^Types:[[:space:]]*/, ""); types=$0 }
+			/^URIs:/ { sub(/^URIs:[[:space:]]*/, ""); uris=$0 }
+			/^Suites:/ { sub(/^Suites:[[:space:]]*/, ""); suites=$0 }
+			END { if (!found) flush() }
+		' "$f"
+	done
+	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+		[[ -f $f ]] || continue
+		awk -v suite="$suite" '$1 == "deb" { i = 2; if ($2 ~ /^\[/) { while ($i !~ /\]$/) i++; i++ } if ($(i+1) == suite) { print $i; exit } }' "$f"
+	done
+}
+mirror=$(mirror_from_sources | head -n1)
+if [[ -z $mirror ]]; then
+	log "no 'deb' entry for suite $suite in /etc/apt/sources.list or sources.list.d/: cannot pick a Debian mirror"
+	exit 1
+fi
+
+# Real Ignition, built from the module proxy in its own tools module.
+ign_dir="$cache/ignition"
+mkdir -p "$ign_dir"
+log "building Ignition $ignition_version (tools/ignition)"
+(
+	cd "$here/../tools/ignition"
+	CGO_ENABLED=1 GOFLAGS=-mod=readonly go build -trimpath \
+		-ldflags "-X github.com/coreos/ignition/v2/internal/version.Raw=$ignition_version" \
+		-o "$ign_dir/ignition.new" github.com/coreos/ignition/v2/internal
+)
+mv "$ign_dir/ignition.new" "$ign_dir/ignition"
+
+# Everything that decides the image: this script, the overlay, the box
+# Vagrantfile, Ignition, the mirror and suite.
+stamp=$( {
+	cat "$0" "$here/box/Vagrantfile"
+	(cd "$here/box/overlay" && find . -type f -print0 | sort -z | xargs -0 sha256sum)
+	sha256sum <"$ign_dir/ignition"
+	echo "$mirror $suite $size_gb"
+} | sha256sum | cut -d' ' -f1)
+if [[ -f $box && -f $out/stamp && $(cat "$out/stamp") == "$stamp" ]]; then
+	log "reusing $box"
+	(cd "$out" && sha256sum "$(basename "$box")" | sed "s|  |  $out/|")
+	exit 0
+fi
+
+log "mirror $mirror, suite $suite"
+mkdir -p "$out" "$cache/debs"
+work=$(mktemp -d "$out/build.XXXXXX")
+root="$work/root"
+loop=""
+cleanup() {
+	if mountpoint -q "$root"; then
+		umount -R "$root" || umount -lR "$root" || true
+	fi
+	[[ -n $loop ]] && losetup -d "$loop" 2>/dev/null || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+# A BIOS-bootable disk: one ext4 partition from sector 2048, booted by
+# syslinux's MBR and extlinux. The partition is reached through a loop device
+# at its byte offset: partition scanning (losetup -P) creates no device nodes
+# on machines like this one, and GRUB cannot be installed without them.
+raw="$work/disk.raw"
+part_start=2048
+truncate -s "${size_gb}G" "$raw"
+printf 'label: dos\nstart=%d, type=83, bootable\n' "$part_start" | sfdisk -q "$raw"
+loop=$(losetup -f --show -o $((part_start * 512)) "$raw")
+# extlinux reads ext4 without the 64bit and metadata_csum features.
+mkfs.ext4 -q -L root -O ^64bit,^metadata_csum "$loop"
+uuid=$(blkid -s UUID -o value "$loop")
+mkdir -p "$root"
+mount "$loop" "$root"
+
+pkgs=(
+	systemd systemd-sysv udev dbus kmod libpam-systemd
+	linux-image-amd64 initramfs-tools
+	openssh-server sudo iproute2 iputils-ping procps less ca-certificates
+	etcd-server etcd-client
+)
+log "debootstrap ($(IFS=,; echo "${pkgs[*]}"))"
+debootstrap --variant=minbase --include="$(IFS=,; echo "${pkgs[*]}")" \
+	--cache-dir="$cache/debs" "$suite" "$root" "$mirror" >"$work/debootstrap.log" 2>&1 || {
+	tail -n 30 "$work/debootstrap.log" >&2
+	exit 1
+}
+
+log "configuring the image"
+cp -a "$here/box/overlay/." "$root/"
+chown -R root:root "$root/etc" "$root/usr/lib/cododemo-box" "$root/usr/lib/flatcar"
+chmod 440 "$root/etc/sudoers.d/core"
+install -m 0755 "$ign_dir/ignition" "$root/usr/lib/cododemo-box/ignition"
+
+cat >"$root/etc/fstab" <<FSTAB
+UUID=$uuid / ext4 errors=remount-ro 0 1
+FSTAB
+printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' >"$root/etc/hosts"
+rm -f "$root/etc/hostname"
+# The apt sources inside the image name the mirror it was built from; the VM
+# never uses them (no route out), so leave none behind.
+rm -f "$root/etc/apt/sources.list" "$root"/etc/apt/sources.list.d/*
+
+# core: the login user, as on Flatcar (uid 500), no password, sudo without one.
+chroot "$root" groupadd -g 500 core
+chroot "$root" useradd -u 500 -g core -G sudo -m -s /bin/bash core
+chroot "$root" passwd -l core >/dev/null
+
+# Debian's own etcd.service must never start: etcd-member.service is the one.
+chroot "$root" systemctl mask etcd.service
+chroot "$root" systemctl enable systemd-networkd.service cododemo-firstboot.service ssh.service >/dev/null 2>&1
+chroot "$root" systemctl disable apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer >/dev/null 2>&1 || true
+rm -rf "$root"/var/lib/etcd/*
+
+# First boot is what an empty machine-id means to systemd: it gets a fresh id
+# (so clones get different DHCP leases and fleet machine ids) and
+# ConditionFirstBoot=yes units run. Host keys are made at first boot too.
+: >"$root/etc/machine-id"
+rm -f "$root/var/lib/dbus/machine-id" "$root"/etc/ssh/ssh_host_*
+rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
+
+# Boot loader: extlinux in the partition, syslinux's MBR in front of it.
+# Serial console so `virsh console` and the libvirt log show the boot.
+kernel=$(cd "$root" && readlink -f vmlinuz | sed "s|^$root||")
+initrd=$(cd "$root" && readlink -f initrd.img | sed "s|^$root||")
+kernel=/${kernel#/}
+initrd=/${initrd#/}
+[[ -f $root$kernel && -f $root$initrd ]] || { log "kernel or initrd missing in the image"; exit 1; }
+mkdir -p "$root/boot/extlinux"
+cat >"$root/boot/extlinux/extlinux.conf" <<EXTLINUX
+SERIAL 0 115200
+DEFAULT linux
+PROMPT 0
+TIMEOUT 0
+LABEL linux
+  LINUX $kernel
+  INITRD $initrd
+  APPEND root=UUID=$uuid ro console=tty0 console=ttyS0,115200 net.ifnames=0 biosdevname=0
+EXTLINUX
+extlinux --install "$root/boot/extlinux" >/dev/null 2>&1
+sync
+umount -R "$root"
+losetup -d "$loop"
+loop=""
+# extlinux took the partition's offset from the loop device (0); the boot
+# sector's "hidden sectors" field (offset 0x1C) must hold the real start.
+printf "$(printf '\\x%02x\\x%02x\\x%02x\\x%02x' $((part_start & 255)) $(((part_start >> 8) & 255)) $(((part_start >> 16) & 255)) $(((part_start >> 24) & 255)))" |
+	dd of="$raw" bs=1 seek=$((part_start * 512 + 0x1C)) conv=notrunc status=none
+dd if=/usr/lib/syslinux/mbr/mbr.bin of="$raw" bs=440 count=1 conv=notrunc status=none
+
+log "converting to qcow2"
+stage="$work/box"
+mkdir -p "$stage"
+qemu-img convert -O qcow2 "$raw" "$stage/box.img"
+rm -f "$raw"
+printf '{"provider":"libvirt","format":"qcow2","virtual_size":%d}\n' "$size_gb" >"$stage/metadata.json"
+cp "$here/box/Vagrantfile" "$stage/Vagrantfile"
+tar -C "$stage" -cf "$box.new" metadata.json Vagrantfile box.img
+mv "$box.new" "$box"
+echo "$stamp" >"$out/stamp"
+(cd "$out" && sha256sum "$(basename "$box")" | sed "s|  |  $out/|")
