@@ -9,6 +9,8 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -273,4 +275,14 @@ func (s *Set) viewLine(node string, st *nodeState, now time.Time) string {
 func formatElapsed(d time.Duration) string {
 	d = d.Round(time.Second)
 	return fmt.Sprintf("%d:%02d", int(d.Minutes()), int(d.Seconds())%60)
+}
+
+// OpenLog creates the log file of one run in the state dir's logs/
+// directory (logs/halt-20260102-150405.log) and returns it with its path.
+func OpenLog(stateDir, verb string, now time.Time) (*os.File, error) {
+	dir := filepath.Join(stateDir, "logs")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	return os.OpenFile(filepath.Join(dir, verb+"-"+now.Format("20060102-150405")+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 }

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 
@@ -311,4 +313,18 @@ func orDefault(s, d string) string {
 		return d
 	}
 	return s
+}
+
+// New returns the Driver for a lab whose rendered Vagrantfile is in
+// stateDir.
+func New(r exec.Runner, stateDir, provider string, getenv func(string) string) *Driver {
+	return &Driver{Runner: r, Dir: stateDir, Provider: provider, Getenv: getenv}
+}
+
+// Rendered says whether dir holds a Vagrantfile: before the first render
+// there is nothing for vagrant to read, and running it would only print
+// "A Vagrant environment or target machine is required".
+func Rendered(dir string) bool {
+	fi, err := os.Stat(filepath.Join(dir, "Vagrantfile"))
+	return err == nil && fi.Mode().IsRegular()
 }

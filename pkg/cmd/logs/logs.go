@@ -1,0 +1,177 @@
+// Package logs implements `cododemo logs`.
+package logs
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cododemo/cododemo/pkg/cmd/halt"
+	"github.com/cododemo/cododemo/pkg/cmdutil"
+	"github.com/cododemo/cododemo/pkg/fsutil"
+	"github.com/cododemo/cododemo/pkg/vagrant"
+)
+
+// Options are the inputs of `cododemo logs`.
+type Options struct {
+	IO       *cmdutil.IOStreams
+	Driver   *vagrant.Driver
+	StateDir string
+	Nodes    []string
+	Node     string // "" for all
+	Out      string
+	Now      func() time.Time
+}
+
+// NewCmdLogs builds `cododemo logs`.
+func NewCmdLogs(f *cmdutil.Factory) *cobra.Command {
+	o := &Options{IO: f.IO, Now: time.Now}
+	cmd := &cobra.Command{
+		Use:   "logs [NODE]",
+		Short: "Bundle the vagrant logs, status and rendered config into one file to share",
+		Example: `  cododemo logs
+  cododemo logs core-02 --out core-02-logs.tar.gz`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			lab, err := f.LoadLab(cmd, cmdutil.SecretsRead)
+			if err != nil {
+				return err
+			}
+			o.StateDir, o.Nodes = lab.StatePath(), lab.Plan.NodeNames()
+			o.Driver = vagrant.New(f.Runner, lab.StatePath(), lab.Lab.Provider, f.Getenv)
+			if len(args) == 1 {
+				o.Node = args[0]
+			}
+			if !filepath.IsAbs(o.Out) {
+				o.Out = filepath.Join(f.WorkDir, o.Out)
+			}
+			return Run(cmd.Context(), o)
+		},
+	}
+	cmd.Flags().StringVar(&o.Out, "out", "lab-logs.tar.gz", "bundle to write")
+	return cmd
+}
+
+// secretFiles never leave the state dir: the private key opens every
+// node, and the bundle is meant to be shared.
+var secretFiles = map[string]bool{"id_ed25519": true, "cluster-token": true}
+
+// Run writes the bundle atomically and lists what went in.
+func Run(ctx context.Context, o *Options) error {
+	if o.Node != "" {
+		if err := halt.CheckNames([]string{o.Node}, o.Nodes); err != nil {
+			return err
+		}
+	}
+	if _, err := os.Stat(o.StateDir); err != nil {
+		return fmt.Errorf("state dir %s: %w (run `cododemo up` first)", o.StateDir, err)
+	}
+	files := map[string][]byte{}
+	err := filepath.WalkDir(o.StateDir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(o.StateDir, path)
+		if d.IsDir() {
+			if d.Name() == ".vagrant" {
+				return filepath.SkipDir // provider internals, large and machine-bound
+			}
+			return nil
+		}
+		if !d.Type().IsRegular() || secretFiles[d.Name()] || !o.wanted(rel) {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		files[filepath.ToSlash(rel)] = b
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	// Vagrant's own view now, whatever it is: a failure is evidence too.
+	if vagrant.Rendered(o.StateDir) {
+		var args []string
+		if o.Node != "" {
+			args = append(args, o.Node)
+		}
+		out, err := runCapture(ctx, o.Driver, append([]string{"status", "--machine-readable"}, args...))
+		if err != nil {
+			out = append(out, []byte("\nerror: "+err.Error()+"\n")...)
+		}
+		files["vagrant-status.txt"] = out
+	}
+	if v, err := o.Driver.Version(ctx); err == nil {
+		files["vagrant-version.txt"] = []byte(v.Raw + "\n")
+	}
+	data, names, err := bundle(files, o.Now())
+	if err != nil {
+		return err
+	}
+	if err := fsutil.WriteFileAtomic(o.Out, data, 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(o.IO.ErrOut, "Wrote %s (%d files: %s)\n", o.Out, len(names), strings.Join(names, ", "))
+	return nil
+}
+
+// wanted keeps lab-wide files and, when a node is named, only that
+// node's own files among the per-node ones.
+func (o *Options) wanted(rel string) bool {
+	if o.Node == "" {
+		return true
+	}
+	for _, n := range o.Nodes {
+		if strings.Contains(rel, n) {
+			return n == o.Node
+		}
+	}
+	return true
+}
+
+func runCapture(ctx context.Context, d *vagrant.Driver, args []string) ([]byte, error) {
+	var buf bytes.Buffer
+	c := d.Cmd(args...)
+	c.Stdout = &buf
+	err := d.Runner.Run(ctx, c)
+	return buf.Bytes(), err
+}
+
+func bundle(files map[string][]byte, now time.Time) ([]byte, []string, error) {
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	for _, n := range names {
+		hdr := &tar.Header{Name: "lab-logs/" + n, Mode: 0o644, Size: int64(len(files[n])), ModTime: now}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return nil, nil, err
+		}
+		if _, err := tw.Write(files[n]); err != nil {
+			return nil, nil, err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, nil, err
+	}
+	if err := gz.Close(); err != nil {
+		return nil, nil, err
+	}
+	return buf.Bytes(), names, nil
+}
