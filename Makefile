@@ -1,23 +1,35 @@
 # cododemo's build and test entry points. `make test` is what CI runs.
-GO      ?= go
-BIN     ?= bin/cododemo
-VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -s -w -X github.com/cododemo/cododemo/pkg/app.Version=$(VERSION)
+GO          ?= go
+BIN         ?= bin/cododemo
+VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS     := -s -w -X github.com/cododemo/cododemo/pkg/app.Version=$(VERSION)
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: build test lint fmt update-golden bench
+.PHONY: build test lint fmt update-golden bench fuzz
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/cododemo
 
+# Unit, golden, real-validator and real-peer tests (vagrant, sshd, etcd).
 test:
-	$(GO) vet ./...
 	$(GO) test -count=1 ./...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
+# Regenerate golden files; review them in the diff.
 update-golden:
-	$(GO) test ./... -update
+	$(GO) test ./pkg/render -update
 
-bench: build
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+# Figures the issues ask for, printed.
+bench:
+	bash scripts/bench-render.sh
+
+# A short run of every fuzz target (the seeds run in `make test` anyway).
+fuzz:
+	$(GO) test ./pkg/config -run '^$$' -fuzz FuzzLoad -fuzztime 30s

@@ -83,7 +83,7 @@ func Render(p *plan.Plan, opts Options) (*Result, error) {
 		Plan: p, Nodes: vnodes, Version: opts.Version, BoxURL: p.Box.URL, ConfigDir: cmp.Or(opts.ConfigDir, ".."),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("Vagrantfile: %w", err)
+		return nil, fmt.Errorf("rendering the Vagrantfile: %w", err)
 	}
 	r.Files = append([]File{{Path: "Vagrantfile", Data: vf, Mode: 0o644}}, r.Files...)
 	if a, ok := p.Artifact("fleet"); ok && a.SHA256 == "" {
