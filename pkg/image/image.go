@@ -486,3 +486,20 @@ func ArtifactPath(c *cache.Cache, lock *config.Lock, name string) (string, error
 	}
 	return p, nil
 }
+
+// CatalogPins checks that a (verified) catalog pins sha for version and
+// provider.
+func CatalogPins(catalog []byte, version, provider, sha string) error {
+	c, err := release.ParseCatalog(catalog)
+	if err != nil {
+		return err
+	}
+	p, err := c.Find(version, provider)
+	if err != nil {
+		return err
+	}
+	if p.Checksum != sha {
+		return fmt.Errorf("pins box sha256 %s, the lock %s", p.Checksum, sha)
+	}
+	return nil
+}

@@ -92,6 +92,18 @@ func FetchTemplates(ctx context.Context, src, dst, want string) (string, error) 
 	if _, err := client.Get(ctx, &getter.Request{Src: src, Dst: into, GetMode: getter.ModeDir, Copy: true}); err != nil {
 		return "", fmt.Errorf("templates %s: %w", src, err)
 	}
+	if fi, err := os.Lstat(into); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+		// go-getter links local directories instead of copying them; the
+		// cache must own its copy.
+		src, err := filepath.EvalSymlinks(into)
+		if err != nil {
+			return "", err
+		}
+		into = filepath.Join(tmp, "copy")
+		if err := copyRegularTree(src, into); err != nil {
+			return "", fmt.Errorf("templates %s: %w", src, err)
+		}
+	}
 	_ = os.RemoveAll(filepath.Join(into, ".git"))
 	sha, err := TreeHash(into)
 	if err != nil {
@@ -147,4 +159,41 @@ func (s *Service) Templates(ctx context.Context, src, want string) (string, stri
 		return "", "", err
 	}
 	return final, sha, nil
+}
+
+// copyRegularTree copies src's directories and regular files (not .git)
+// to dst, refusing anything else.
+func copyRegularTree(src, dst string) error {
+	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, p)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, rel)
+		switch {
+		case d.IsDir() && d.Name() == ".git":
+			return filepath.SkipDir
+		case d.IsDir():
+			return os.MkdirAll(target, 0o755)
+		case !d.Type().IsRegular():
+			return fmt.Errorf("%s is not a regular file (symlinks and devices are not portable)", filepath.ToSlash(rel))
+		}
+		in, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer in.Close()
+		out, err := os.OpenFile(target, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(out, in)
+		if cerr := out.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	})
 }

@@ -1,0 +1,255 @@
+package bundle
+
+import (
+	"context"
+	"io/fs"
+	"os"
+	osexec "os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/cododemo/cododemo/pkg/config"
+	"github.com/cododemo/cododemo/pkg/exec"
+	"github.com/cododemo/cododemo/pkg/image"
+	"github.com/cododemo/cododemo/pkg/image/internal/releasetest"
+)
+
+const version = "4593.2.5"
+
+type kit struct {
+	srv    *releasetest.Server
+	signer *releasetest.Signer
+	lab    config.Lab
+	lock   *config.Lock
+	lockP  string
+	bundle string
+}
+
+// packed builds a lab against a local release server, locks and fetches
+// it, and packs a bundle.
+func packed(t *testing.T) *kit {
+	t.Helper()
+	k := &kit{srv: releasetest.New(t), signer: releasetest.NewSigner(t, "release")}
+	k.srv.Publish(t, k.signer, releasetest.Release{Channel: "stable", Arch: "amd64", Version: version, Provider: "virtualbox",
+		Box: releasetest.Box(t, "virtualbox", 256<<10), Current: true})
+	k.srv.Put("/artifacts/fleet-v1.0.0-linux-amd64.tar.gz", []byte("fleet tarball stand-in"))
+	tpl := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(tpl, "ignition"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(tpl, "ignition", "node.bu.tmpl"), []byte("variant: flatcar\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	k.lab = config.Default()
+	k.lab.Templates = "file::" + tpl
+	svc := k.service(t, t.TempDir(), false)
+	ctx := context.Background()
+	var err error
+	if k.lock, _, err = svc.Lock(ctx, k.lab, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.EnsureBox(ctx, k.lab, k.lock); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.EnsureArtifacts(ctx, k.lab, k.lock); err != nil {
+		t.Fatal(err)
+	}
+	k.lockP = filepath.Join(t.TempDir(), config.LockFile)
+	if err := config.WriteLock(k.lockP, k.lock); err != nil {
+		t.Fatal(err)
+	}
+	k.bundle = filepath.Join(t.TempDir(), "lab-kit")
+	m, err := Pack(svc, k.bundle, PackOptions{Lock: k.lock, LockPath: k.lockP})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// box, catalog, signature, fleet, lock, one template
+	if len(m.Files) != 6 || m.Templates == nil {
+		t.Fatalf("manifest files = %+v", m.Files)
+	}
+	return k
+}
+
+func (k *kit) service(t *testing.T, cacheDir string, offline bool) *image.Service {
+	t.Helper()
+	home := filepath.Join(t.TempDir(), "vagrant-home")
+	svc, err := image.New(image.Options{CacheDir: cacheDir, Mirror: k.srv.URL, Offline: offline, Keyring: k.signer.Keyring,
+		Runner: exec.OS{}, Getenv: func(string) string { return "" }, VagrantEnv: []string{"VAGRANT_HOME=" + home}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc
+}
+
+func TestPackImportRoundTripWithVagrant(t *testing.T) {
+	if _, err := osexec.LookPath("vagrant"); err != nil {
+		t.Fatal("vagrant is required for this test (apt-get install vagrant)")
+	}
+	k := packed(t)
+	before := k.srv.Total()
+	svc := k.service(t, t.TempDir(), true)
+	imp, err := Import(svc, k.bundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if imp.Lock.OS.Version != version || imp.Lock.OS.Box.SHA256 != k.lock.OS.Box.SHA256 {
+		t.Fatalf("imported lock = %+v", imp.Lock)
+	}
+	ctx := context.Background()
+	b, err := svc.EnsureBox(ctx, k.lab, imp.Lock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !b.Hit {
+		t.Error("box after import was not a cache hit")
+	}
+	if _, err := svc.EnsureArtifacts(ctx, k.lab, imp.Lock); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := svc.Templates(ctx, k.lab.Templates, imp.Lock.Templates.SHA256); err != nil {
+		t.Fatal(err)
+	}
+	added, err := svc.AddToVagrant(ctx, b)
+	if err != nil || !added {
+		t.Fatalf("vagrant box add: added=%v %v", added, err)
+	}
+	if k.srv.Total() != before {
+		t.Errorf("import used the network: %d requests", k.srv.Total()-before)
+	}
+	// Vagrant knows the box by its real name and version.
+	out, err := exec.Output(ctx, exec.OS{}, exec.Cmd{Name: "vagrant", Args: []string{"box", "list", "--machine-readable"},
+		Env: append([]string{"VAGRANT_CHECKPOINT_DISABLE=1", "VAGRANT_BOX_UPDATE_CHECK_DISABLE=1"}, svc.Vagrant.Env...)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{",box-name,flatcar-stable", ",box-provider,virtualbox", ",box-version," + version} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("vagrant box list lacks %q:\n%s", want, out)
+		}
+	}
+	if !svc.Vagrant.Has(b.Box) {
+		t.Error("Has() = false after add")
+	}
+	if added, err := svc.AddToVagrant(ctx, b); err != nil || added {
+		t.Errorf("second add: added=%v %v", added, err)
+	}
+}
+
+func cacheFiles(t *testing.T, dir string) []string {
+	var out []string
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			out = append(out, p)
+		}
+		return nil
+	})
+	sort.Strings(out)
+	return out
+}
+
+func TestCorruptBundlesAreRefusedWhole(t *testing.T) {
+	k := packed(t)
+	blobs, _ := filepath.Glob(filepath.Join(k.bundle, "blobs", "*"))
+	sort.Slice(blobs, func(i, j int) bool { return fileSize(blobs[i]) > fileSize(blobs[j]) })
+	boxBlob := blobs[0] // the biggest is the box
+	cases := []struct {
+		name  string
+		break_ func(t *testing.T, dir string)
+		want  []string
+	}{
+		{"flipped byte", func(t *testing.T, dir string) {
+			p := filepath.Join(dir, rel(k.bundle, boxBlob))
+			data, _ := os.ReadFile(p)
+			data[1000] ^= 1
+			os.WriteFile(p, data, 0o644)
+		}, []string{rel(k.bundle, boxBlob) + ": corrupt: sha256"}},
+		{"missing file and truncated lock", func(t *testing.T, dir string) {
+			os.Remove(filepath.Join(dir, rel(k.bundle, boxBlob)))
+			os.WriteFile(filepath.Join(dir, config.LockFile), []byte("version: 1\n"), 0o644)
+		}, []string{rel(k.bundle, boxBlob) + ": missing", config.LockFile + ": corrupt"}},
+		{"symlink instead of file", func(t *testing.T, dir string) {
+			p := filepath.Join(dir, rel(k.bundle, boxBlob))
+			os.Remove(p)
+			if err := os.Symlink(boxBlob, p); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{"not a regular file"}},
+		{"no manifest", func(t *testing.T, dir string) {
+			os.Remove(filepath.Join(dir, ManifestFile))
+		}, []string{"no readable manifest.json"}},
+		{"escaping path", func(t *testing.T, dir string) {
+			p := filepath.Join(dir, ManifestFile)
+			data, _ := os.ReadFile(p)
+			os.WriteFile(p, []byte(strings.Replace(string(data), `"path": "cododemo.lock"`, `"path": "../cododemo.lock"`, 1)), 0o644)
+		}, []string{`"../cododemo.lock" is not clean or leaves the bundle`}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "kit")
+			copyTree(t, k.bundle, dir)
+			tc.break_(t, dir)
+			cacheDir := t.TempDir()
+			svc := k.service(t, cacheDir, true)
+			_, err := Import(svc, dir)
+			if err == nil {
+				t.Fatal("corrupt bundle imported")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q:\n%v", w, err)
+				}
+			}
+			if files := cacheFiles(t, cacheDir); len(files) != 0 {
+				t.Errorf("cache touched: %v", files)
+			}
+		})
+	}
+}
+
+func TestBundleSignedByOtherKeyRefused(t *testing.T) {
+	k := packed(t)
+	other := releasetest.NewSigner(t, "other")
+	svc, err := image.New(image.Options{CacheDir: t.TempDir(), Offline: true, Keyring: other.Keyring, Getenv: func(string) string { return "" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Import(svc, k.bundle); err == nil || !strings.Contains(err.Error(), "bad signature") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func fileSize(p string) int64 {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+func rel(base, p string) string {
+	r, _ := filepath.Rel(base, p)
+	return filepath.ToSlash(r)
+}
+
+func copyTree(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, rel(src, p))
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, data, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
