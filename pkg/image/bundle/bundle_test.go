@@ -155,9 +155,9 @@ func TestCorruptBundlesAreRefusedWhole(t *testing.T) {
 	sort.Slice(blobs, func(i, j int) bool { return fileSize(blobs[i]) > fileSize(blobs[j]) })
 	boxBlob := blobs[0] // the biggest is the box
 	cases := []struct {
-		name  string
+		name   string
 		break_ func(t *testing.T, dir string)
-		want  []string
+		want   []string
 	}{
 		{"flipped byte", func(t *testing.T, dir string) {
 			p := filepath.Join(dir, rel(k.bundle, boxBlob))
