@@ -3,8 +3,14 @@ package app
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/cododemo/cododemo/pkg/cmd/destroy"
+	"github.com/cododemo/cododemo/pkg/cmd/env"
+	"github.com/cododemo/cododemo/pkg/cmd/halt"
 	"github.com/cododemo/cododemo/pkg/cmd/initcmd"
+	"github.com/cododemo/cododemo/pkg/cmd/logs"
+	"github.com/cododemo/cododemo/pkg/cmd/reload"
 	"github.com/cododemo/cododemo/pkg/cmd/render"
+	"github.com/cododemo/cododemo/pkg/cmd/status"
 	"github.com/cododemo/cododemo/pkg/cmd/version"
 	"github.com/cododemo/cododemo/pkg/cmdutil"
 )
@@ -31,6 +37,12 @@ units, Docker on every node.`,
 	root.AddCommand(
 		initcmd.NewCmdInit(f),
 		render.NewCmdRender(f),
+		status.NewCmdStatus(f),
+		halt.NewCmdHalt(f),
+		reload.NewCmdReload(f),
+		destroy.NewCmdDestroy(f),
+		logs.NewCmdLogs(f),
+		env.NewCmdEnv(f),
 		version.NewCmdVersion(f),
 	)
 	return root

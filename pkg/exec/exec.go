@@ -11,6 +11,7 @@ import (
 	"io"
 	osexec "os/exec"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -132,13 +133,17 @@ func teeTo(w io.Writer, tail io.Writer) io.Writer {
 	return io.MultiWriter(w, tail)
 }
 
-// tailBuffer keeps the last max bytes written to it.
+// tailBuffer keeps the last max bytes written to it. Stdout and stderr
+// are copied by two goroutines, hence the lock.
 type tailBuffer struct {
+	mu  sync.Mutex
 	max int
 	buf []byte
 }
 
 func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	t.buf = append(t.buf, p...)
 	if len(t.buf) > t.max {
 		t.buf = append(t.buf[:0], t.buf[len(t.buf)-t.max:]...)
@@ -146,4 +151,8 @@ func (t *tailBuffer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func (t *tailBuffer) String() string { return string(t.buf) }
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return string(t.buf)
+}
