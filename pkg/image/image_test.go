@@ -13,7 +13,7 @@ import (
 	"github.com/cododemo/cododemo/pkg/config"
 	"github.com/cododemo/cododemo/pkg/image/cache"
 	"github.com/cododemo/cododemo/pkg/image/download"
-	"github.com/cododemo/cododemo/pkg/image/internal/releasetest"
+	"github.com/cododemo/cododemo/pkg/image/releasetest"
 	"github.com/cododemo/cododemo/pkg/image/verify"
 )
 

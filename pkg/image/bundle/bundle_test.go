@@ -13,7 +13,7 @@ import (
 	"github.com/cododemo/cododemo/pkg/config"
 	"github.com/cododemo/cododemo/pkg/exec"
 	"github.com/cododemo/cododemo/pkg/image"
-	"github.com/cododemo/cododemo/pkg/image/internal/releasetest"
+	"github.com/cododemo/cododemo/pkg/image/releasetest"
 )
 
 const version = "4593.2.5"

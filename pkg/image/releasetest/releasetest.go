@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +22,7 @@ import (
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 
 	"github.com/cododemo/cododemo/pkg/image/verify"
@@ -288,4 +290,24 @@ func VersionTxt(v string) []byte {
 	parts := strings.SplitN(v, ".", 3)
 	return []byte(fmt.Sprintf("FLATCAR_BUILD=%s\nFLATCAR_BRANCH=%s\nFLATCAR_PATCH=%s\nFLATCAR_VERSION=%s\nFLATCAR_VERSION_ID=%s\nFLATCAR_BUILD_ID=\"\"\nFLATCAR_SDK_VERSION=%s.0.0\n",
 		parts[0], parts[1], parts[2], v, v, parts[0]))
+}
+
+// WritePublic writes the signer's public key, armored, to path (for
+// --keyring / CODODEMO_KEYRING).
+func (s *Signer) WritePublic(t testing.TB, path string) {
+	t.Helper()
+	var buf bytes.Buffer
+	w, err := armor.Encode(&buf, openpgp.PublicKeyType, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Entity.Serialize(w); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -1,0 +1,69 @@
+// Package lock implements `cododemo lock`.
+package lock
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cododemo/cododemo/pkg/cmd/box/imagecmd"
+	"github.com/cododemo/cododemo/pkg/cmdutil"
+	"github.com/cododemo/cododemo/pkg/config"
+)
+
+// Options are `lock`'s inputs.
+type Options struct {
+	Flags imagecmd.Flags
+}
+
+// NewCmdLock builds `cododemo lock`.
+func NewCmdLock(f *cmdutil.Factory) *cobra.Command {
+	o := &Options{}
+	cmd := &cobra.Command{
+		Use:   "lock",
+		Short: "Resolve everything the lab needs into cododemo.lock",
+		Long: `lock resolves the lab's channel and version to an exact Flatcar release
+(its Vagrant catalog signature checked), and pins the box's sha256, the
+node artifacts (fleet) and a remote template source by content hash in
+cododemo.lock beside the config. Commit the lock: every attendee then gets
+the same lab, and nothing is resolved again until you re-run lock.`,
+		Example: `  cododemo lock
+  cododemo lock --mirror http://10.0.0.5:8080/flatcar`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			env, err := imagecmd.Setup(f, cmd, o.Flags)
+			if err != nil {
+				return err
+			}
+			return run(cmd.Context(), f, env)
+		},
+	}
+	imagecmd.AddFlags(cmd, &o.Flags, false)
+	return cmd
+}
+
+func run(ctx context.Context, f *cmdutil.Factory, env *imagecmd.Env) error {
+	l, warnings, err := env.Service.Lock(ctx, env.Loaded.Lab, env.Lock)
+	if err != nil {
+		return err
+	}
+	for _, w := range warnings {
+		fmt.Fprintln(f.IO.ErrOut, "warning:", w)
+	}
+	if old := env.Lock; old != nil && old.OS.Version != "" && old.OS.Version != l.OS.Version {
+		fmt.Fprintf(f.IO.Out, "flatcar %s: %s -> %s\n", l.Channel, old.OS.Version, l.OS.Version)
+	}
+	if err := config.WriteLock(env.LockPath, l); err != nil {
+		return err
+	}
+	fmt.Fprintf(f.IO.Out, "locked flatcar %s %s %s: box %s (%s) sha256:%s\n", l.Channel, l.Arch, l.OS.Version, l.OS.Box.Name, l.OS.Box.Provider, l.OS.Box.SHA256)
+	for n, a := range l.Artifacts {
+		fmt.Fprintf(f.IO.Out, "locked artifact %s sha256:%s\n", n, a.SHA256)
+	}
+	if l.Templates != nil {
+		fmt.Fprintf(f.IO.Out, "locked templates %s sha256:%s\n", l.Templates.Source, l.Templates.SHA256)
+	}
+	fmt.Fprintf(f.IO.Out, "wrote %s\n", env.LockPath)
+	return nil
+}
