@@ -225,8 +225,9 @@ func resolvePath(p, dir, home string) string {
 }
 
 var (
-	yamlLineRe = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
-	jsonOffRe  = regexp.MustCompile(`offset (\d+)`)
+	yamlLineRe    = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+	jsonOffRe     = regexp.MustCompile(`offset (\d+)`)
+	jsonUnknownRe = regexp.MustCompile(`unknown field "(.*)"`)
 )
 
 // Parse decodes inventory data strictly and validates it; name is used in
@@ -286,6 +287,13 @@ func jsonLine(data []byte, dec *json.Decoder, err error) int {
 		return lineAt(data, int(se.Offset))
 	case errors.As(err, &te):
 		return lineAt(data, int(te.Offset))
+	}
+	// encoding/json gives no offset for an unknown field: find the key.
+	if m := jsonUnknownRe.FindStringSubmatch(err.Error()); m != nil {
+		key := regexp.MustCompile(regexp.QuoteMeta(strconv.Quote(m[1])) + `\s*:`)
+		if loc := key.FindIndex(data); loc != nil {
+			return lineAt(data, loc[0])
+		}
 	}
 	if m := jsonOffRe.FindStringSubmatch(err.Error()); m != nil {
 		n, _ := strconv.Atoi(m[1])
