@@ -74,7 +74,7 @@ func checkVagrantVersion(t Target, f *Facts) Finding {
 		return skip("Vagrant did not run (see CD001)")
 	}
 	v := f.Vagrant.Val
-	if compareVersions(v, MinVagrant) < 0 {
+	if CompareVersions(v, MinVagrant) < 0 {
 		return fail("upgrade Vagrant: "+installVagrant(f.HostOS),
 			"Vagrant %s is older than %s, the oldest the Flatcar box's Vagrantfile works with", v, MinVagrant)
 	}
@@ -118,7 +118,7 @@ func checkVagrantVirtualBox(t Target, f *Facts) Finding {
 	case need == "":
 		return warn("if `vagrant up` reports the VirtualBox version as unsupported, upgrade Vagrant or install the newest VirtualBox it lists",
 			"VirtualBox %s is newer than any release cododemo knows Vagrant supports", vb)
-	case compareVersions(vg, need) < 0:
+	case CompareVersions(vg, need) < 0:
 		return fail(fmt.Sprintf("upgrade Vagrant to %s or newer, or install VirtualBox %s (the newest this Vagrant supports)", need, newestVBoxFor(vg)),
 			"Vagrant %s refuses VirtualBox %s: support for %s came in Vagrant %s", vg, vb, majorMinor(vb), need)
 	}
@@ -129,7 +129,7 @@ func checkVagrantVirtualBox(t Target, f *Facts) Finding {
 func newestVBoxFor(vagrant string) string {
 	best := oldestVBox
 	for _, e := range vboxFirstVagrant {
-		if compareVersions(vagrant, e.Vagrant) >= 0 {
+		if CompareVersions(vagrant, e.Vagrant) >= 0 {
 			best = e.VBox
 		}
 	}
@@ -158,7 +158,7 @@ func checkLibvirt(t Target, f *Facts) Finding {
 		return fail("start libvirtd (`sudo systemctl start libvirtd`; without systemd `sudo libvirtd -d && sudo virtlogd -d`) and allow your user in: `sudo usermod -aG libvirt $USER`, then log in again",
 			"virsh %s cannot connect to %s: %s", f.Virsh.Val, LibvirtURI, firstLine(err))
 	}
-	return ok("virsh %s; %s answers (%s)", f.Virsh.Val, LibvirtURI, f.Libvirt.Val)
+	return ok("virsh %s; %s answers", f.Virsh.Val, f.Libvirt.Val)
 }
 
 func checkVagrantLibvirt(t Target, f *Facts) Finding {
@@ -499,7 +499,7 @@ func checkHostOnlyRange(t Target, f *Facts) Finding {
 	if t.Provider != "virtualbox" {
 		return skip("provider is %s: libvirt makes its own networks", t.Provider)
 	}
-	if vb := f.VirtualBox; vb.Err == nil && vb.Val.Version != "" && compareVersions(vb.Val.Version, VirtualBoxRestrictedSince) < 0 {
+	if vb := f.VirtualBox; vb.Err == nil && vb.Val.Version != "" && CompareVersions(vb.Val.Version, VirtualBoxRestrictedSince) < 0 {
 		return ok("VirtualBox %s predates the host-only range restriction (%s)", vb.Val.Version, VirtualBoxRestrictedSince)
 	}
 	r := f.VBoxNetworks

@@ -45,7 +45,7 @@ func healthy() *Facts {
 		VagrantPlugins: okResult([]Plugin{{Name: "vagrant-libvirt", Version: "0.11.2"}}),
 		VirtualBox:     okResult(VirtualBox{Version: "7.0.14"}),
 		Virsh:          okResult("9.0.0"),
-		Libvirt:        okResult("QEMU 7.2.0"),
+		Libvirt:        okResult("qemu:///system"),
 		Virt:           okResult(Virt{Known: true, CPUFlag: "vmx"}),
 		Memory:         okResult(Memory{Total: 16 << 30, Available: 12 << 30}),
 		Disks: []DiskFact{
@@ -156,11 +156,11 @@ func TestChecks(t *testing.T) {
 			StatusFail, []string{"virsh not found", "apt-get install libvirt-clients"}},
 		{"libvirtd down", "CD005", []func(*config.Lab){libvirt}, nil,
 			func(f *Facts) {
-				f.Libvirt = errResult[string](&exec.RunError{Command: "virsh -c qemu:///system version", Err: errors.New("exit status 1"),
+				f.Libvirt = errResult[string](&exec.RunError{Command: "virsh -c qemu:///system uri", Err: errors.New("exit status 1"),
 					Output: "error: failed to connect to the hypervisor\nerror: Failed to connect socket to '/var/run/libvirt/libvirt-sock': No such file or directory"})
 			},
 			StatusFail, []string{"cannot connect to qemu:///system", "libvirt-sock", "libvirtd -d"}},
-		{"libvirt ok", "CD005", []func(*config.Lab){libvirt}, nil, nil, StatusOK, []string{"QEMU 7.2.0"}},
+		{"libvirt ok", "CD005", []func(*config.Lab){libvirt}, nil, nil, StatusOK, []string{"virsh 9.0.0; qemu:///system answers"}},
 		{"plugin missing", "CD006", []func(*config.Lab){libvirt}, nil, func(f *Facts) { f.VagrantPlugins = okResult([]Plugin(nil)) },
 			StatusFail, []string{"vagrant plugin install vagrant-libvirt"}},
 		{"plugin present", "CD006", []func(*config.Lab){libvirt}, nil, nil, StatusOK, []string{"vagrant-libvirt 0.11.2 with Vagrant 2.3.4"}},
@@ -173,7 +173,9 @@ func TestChecks(t *testing.T) {
 		{"libvirt kvm without /dev/kvm", "CD007", []func(*config.Lab){libvirt}, nil, func(f *Facts) { f.Virt = okResult(Virt{Known: true}) },
 			StatusFail, []string{"/dev/kvm does not exist", "libvirt.driver: qemu"}},
 		{"libvirt kvm no permission", "CD007", []func(*config.Lab){libvirt}, nil,
-			func(f *Facts) { f.Virt = okResult(Virt{Known: true, CPUFlag: "vmx", KVM: true, KVMErr: fs.ErrPermission}) },
+			func(f *Facts) {
+				f.Virt = okResult(Virt{Known: true, CPUFlag: "vmx", KVM: true, KVMErr: fs.ErrPermission})
+			},
 			StatusFail, []string{"cannot be opened", "usermod -aG kvm"}},
 		{"libvirt kvm without cpu flags", "CD007", []func(*config.Lab){libvirt}, nil,
 			func(f *Facts) { f.Virt = okResult(Virt{Known: true, KVM: true}) },
@@ -211,7 +213,9 @@ func TestChecks(t *testing.T) {
 			},
 			StatusOK, []string{"5.0 GiB free for Vagrant home /home/u/.vagrant.d (box cached: nothing new needed)", "need about 9.2 GiB"}},
 		{"disk unmeasurable", "CD010", nil, nil,
-			func(f *Facts) { f.Disks[2].Space = errResult[Disk](&TimeoutError{What: "statfs /lab", After: time.Second}) },
+			func(f *Facts) {
+				f.Disks[2].Space = errResult[Disk](&TimeoutError{What: "statfs /lab", After: time.Second})
+			},
 			StatusWarn, []string{"statfs /lab timed out"}},
 		{"forwarded port taken", "CD011",
 			[]func(*config.Lab){func(l *config.Lab) { l.ForwardPorts = []config.ForwardPort{{Guest: 80, Host: 8080}} }}, nil,
@@ -223,10 +227,14 @@ func TestChecks(t *testing.T) {
 			StatusFail, []string{"127.0.0.1:8081 is in use (forwarded_ports.0 (core-02:80))", "ss -ltnp"}},
 		{"privileged forwarded port", "CD011",
 			[]func(*config.Lab){func(l *config.Lab) { l.ForwardPorts = []config.ForwardPort{{Node: "core-01", Guest: 80, Host: 80}} }}, nil,
-			func(f *Facts) { f.Ports[80] = errResult[struct{}](&os.SyscallError{Syscall: "bind", Err: syscall.EACCES}) },
+			func(f *Facts) {
+				f.Ports[80] = errResult[struct{}](&os.SyscallError{Syscall: "bind", Err: syscall.EACCES})
+			},
 			StatusFail, []string{"port 80 needs root"}},
 		{"first boot port taken", "CD012", nil, nil,
-			func(f *Facts) { f.Ports[8765] = errResult[struct{}](&os.SyscallError{Syscall: "bind", Err: syscall.EADDRINUSE}) },
+			func(f *Facts) {
+				f.Ports[8765] = errResult[struct{}](&os.SyscallError{Syscall: "bind", Err: syscall.EADDRINUSE})
+			},
 			StatusFail, []string{"127.0.0.1:8765 is in use", "first_boot.port"}},
 		{"subnet outside vbox range", "CD013", []func(*config.Lab){func(l *config.Lab) { l.Network.CIDR = "10.42.0.0/24" }}, nil, nil,
 			StatusFail, []string{"10.42.0.0/24 is outside", "`* 10.42.0.0/24`", "sudo tee -a /etc/vbox/networks.conf", "also add `* 192.168.56.0/21`"}},
@@ -346,7 +354,7 @@ func TestCompareVersions(t *testing.T) {
 		{"2.3.4", "2.2.5", 1}, {"2.2.5", "2.2.5", 0}, {"2.2.4", "2.2.5", -1},
 		{"2.3", "2.3.0", 0}, {"2.10.0", "2.9.9", 1}, {"7.0.14r161095", "7.0.14", 0}, {"", "0", 0},
 	} {
-		if got := compareVersions(tc.a, tc.b); got != tc.want {
+		if got := CompareVersions(tc.a, tc.b); got != tc.want {
 			t.Errorf("compare(%q, %q) = %d, want %d", tc.a, tc.b, got, tc.want)
 		}
 	}

@@ -30,7 +30,7 @@ const oldestVBox = "6.0"
 // vbox is older than cododemo supports.
 func vagrantForVBox(vbox string) (need string, tooOld bool) {
 	mm := majorMinor(vbox)
-	if compareVersions(mm, oldestVBox) < 0 {
+	if CompareVersions(mm, oldestVBox) < 0 {
 		return "", true
 	}
 	for _, e := range vboxFirstVagrant {
@@ -50,9 +50,9 @@ func majorMinor(v string) string {
 	return parts[0] + "." + parts[1]
 }
 
-// compareVersions compares dotted numeric versions; a missing or
+// CompareVersions compares dotted numeric versions; a missing or
 // non-numeric part counts as 0 ("2.3" == "2.3.0").
-func compareVersions(a, b string) int {
+func CompareVersions(a, b string) int {
 	pa, pb := strings.Split(a, "."), strings.Split(b, ".")
 	for i := 0; i < max(len(pa), len(pb)); i++ {
 		x, y := num(pa, i), num(pb, i)

@@ -155,7 +155,7 @@ type Facts struct {
 	VagrantPlugins Result[[]Plugin]
 	VirtualBox     Result[VirtualBox]
 	Virsh          Result[string]
-	Libvirt        Result[string] // hypervisor line from qemu:///system
+	Libvirt        Result[string] // the URI qemu:///system answered as
 	Virt           Result[Virt]
 	Memory         Result[Memory]
 	Disks          []DiskFact
@@ -204,7 +204,7 @@ func Gather(ctx context.Context, p Probes, t Target, timeout time.Duration) *Fac
 		job(func() { f.VagrantPlugins = probe(ctx, timeout, "`vagrant plugin list`", p.VagrantPlugins) })
 		job(func() { f.Virsh = probe(ctx, timeout, "`virsh --version`", p.VirshVersion) })
 		job(func() {
-			f.Libvirt = probe(ctx, timeout, "`virsh -c "+LibvirtURI+" version`", func(ctx context.Context) (string, error) {
+			f.Libvirt = probe(ctx, timeout, "`virsh -c "+LibvirtURI+" uri`", func(ctx context.Context) (string, error) {
 				return p.LibvirtConnect(ctx, LibvirtURI)
 			})
 		})

@@ -52,8 +52,9 @@ func ParsePluginList(out string) ([]doctor.Plugin, error) {
 	return ps, sc.Err()
 }
 
-// ParseVBoxVersion reads `VBoxManage --version`: the version on the last
-// line ("7.0.14r161095"), any warnings before it (the vboxdrv one).
+// ParseVBoxVersion reads `VBoxManage --version`: the version on a line of
+// its own ("7.0.14r161095"); every other line is a warning (the vboxdrv
+// one), wherever stderr and stdout interleaved it.
 func ParseVBoxVersion(out string) (doctor.VirtualBox, error) {
 	var vb doctor.VirtualBox
 	var lines []string
@@ -65,7 +66,7 @@ func ParseVBoxVersion(out string) (doctor.VirtualBox, error) {
 	for i := len(lines) - 1; i >= 0; i-- {
 		if m := vboxLineRe.FindStringSubmatch(lines[i]); m != nil {
 			vb.Version = m[1]
-			vb.Warnings = append(vb.Warnings, lines[:i]...)
+			vb.Warnings = append(append(vb.Warnings, lines[:i]...), lines[i+1:]...)
 			return vb, nil
 		}
 	}
@@ -82,26 +83,15 @@ func ParseVirshVersion(out string) (string, error) {
 	return "", fmt.Errorf("unexpected `virsh --version` output %q", clip(out))
 }
 
-// ParseVirshConnect reads `virsh -c URI version`: the running hypervisor
-// line, or the library line when no hypervisor is reported.
-func ParseVirshConnect(out string) (string, error) {
-	var lib string
-	for _, l := range strings.Split(out, "\n") {
-		k, v, ok := strings.Cut(strings.TrimSpace(l), ":")
-		if !ok {
-			continue
-		}
-		switch strings.TrimSpace(k) {
-		case "Running hypervisor":
-			return strings.TrimSpace(v), nil
-		case "Using library":
-			lib = strings.TrimSpace(v)
-		}
+// ParseVirshURI reads `virsh -c URI uri`: the URI the connection reached.
+// (`virsh version` would also name the hypervisor, but makes libvirtd probe
+// QEMU's capabilities: 8-16 s on a loaded host.)
+func ParseVirshURI(out string) (string, error) {
+	s := strings.TrimSpace(out)
+	if strings.Contains(s, "://") && !strings.ContainsAny(s, " \n") {
+		return s, nil
 	}
-	if lib != "" {
-		return lib, nil
-	}
-	return "", fmt.Errorf("unexpected `virsh version` output %q", clip(out))
+	return "", fmt.Errorf("unexpected `virsh uri` output %q", clip(out))
 }
 
 // ParseCPUFlags returns "vmx" (Intel VT-x), "svm" (AMD-V) or "" from

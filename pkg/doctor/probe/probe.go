@@ -126,12 +126,12 @@ func (h *Host) VagrantPlugins(ctx context.Context) ([]doctor.Plugin, error) {
 // VirtualBox implements doctor.Probes. VBoxManage prints the vboxdrv
 // warning on stdout or stderr depending on release; both are parsed.
 func (h *Host) VirtualBox(ctx context.Context) (doctor.VirtualBox, error) {
-	var buf bytes.Buffer
-	err := h.Runner.Run(ctx, exec.Cmd{Name: "VBoxManage", Args: []string{"--version"}, Stdout: &buf, Stderr: &buf})
+	var stdout, stderr bytes.Buffer
+	err := h.Runner.Run(ctx, exec.Cmd{Name: "VBoxManage", Args: []string{"--version"}, Stdout: &stdout, Stderr: &stderr})
 	if err != nil {
 		return doctor.VirtualBox{}, err
 	}
-	return ParseVBoxVersion(buf.String())
+	return ParseVBoxVersion(stderr.String() + "\n" + stdout.String())
 }
 
 // VirshVersion implements doctor.Probes.
@@ -145,11 +145,11 @@ func (h *Host) VirshVersion(ctx context.Context) (string, error) {
 
 // LibvirtConnect implements doctor.Probes: a local socket, no network.
 func (h *Host) LibvirtConnect(ctx context.Context, uri string) (string, error) {
-	out, err := h.output(ctx, "virsh", "-c", uri, "version")
+	out, err := h.output(ctx, "virsh", "-c", uri, "uri")
 	if err != nil {
 		return "", err
 	}
-	return ParseVirshConnect(out)
+	return ParseVirshURI(out)
 }
 
 // Disk implements doctor.Probes, measuring the nearest existing directory.
