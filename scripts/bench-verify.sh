@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# bench-verify.sh: how fast `cododemo verify` is, whole process, against
+# loopback test nodes (real sshd + real etcd per node, pkg/testnodes), and
+# against the same checks done by a sequential loop of OpenSSH `ssh`
+# commands (the best a shell script does). Prints medians.
+#
+#   scripts/bench-verify.sh            # RUNS=11 by default
+#   RUNS=21 scripts/bench-verify.sh
+#
+# The 20-node case runs 20 sshd but a 3-member etcd cluster: the other 17
+# nodes point etcdctl at a member (client-only nodes), so every per-node
+# check, and the quorum read-back, still runs on all 20.
+set -euo pipefail
+RUNS=${RUNS:-11}
+cd "$(dirname "$0")/.."
+work=$(mktemp -d)
+labs=()
+cleanup() {
+	for fd in "${labs[@]}"; do exec {fd}>&-; done
+	wait || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+# Build the CLI. Until `verify` is registered in pkg/app/root.go, add it
+# with a build overlay (the source tree is not touched).
+go build -o "$work/cododemo" ./cmd/cododemo
+if ! "$work/cododemo" verify --help >/dev/null 2>&1; then
+	sed -e 's|^\t"github.com/cododemo/cododemo/pkg/cmdutil"|&\n\tverifycmd "github.com/cododemo/cododemo/pkg/cmd/verify"|' \
+		-e 's|^\t\tversion.NewCmdVersion(f),|\t\tverifycmd.NewCmdVerify(f),\n&|' pkg/app/root.go >"$work/root.go"
+	printf '{"Replace":{"%s":"%s"}}\n' "$PWD/pkg/app/root.go" "$work/root.go" >"$work/overlay.json"
+	go build -overlay "$work/overlay.json" -o "$work/cododemo" ./cmd/cododemo
+	echo "note: verify is not registered in pkg/app/root.go yet; built with an overlay that registers it" >&2
+fi
+go build -o "$work/testlab" ./pkg/testnodes/testlab
+
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2))}'; }
+
+# start_lab NAME ARGS...: starts testlab, waits for "ready", sets $lab_out.
+start_lab() {
+	local name=$1; shift
+	local fifo="$work/$name.in"
+	mkfifo "$fifo"
+	"$work/testlab" "$@" <"$fifo" >"$work/$name.out" 2>"$work/$name.err" &
+	local fd
+	exec {fd}>"$fifo" # testlab runs until this is closed
+	labs+=("$fd")
+	for _ in $(seq 600); do
+		grep -q '^ready$' "$work/$name.out" 2>/dev/null && break
+		if ! kill -0 $! 2>/dev/null; then cat "$work/$name.err" >&2; exit 1; fi
+		sleep 0.1
+	done
+	grep -q '^ready$' "$work/$name.out" || { echo "testlab $name not ready" >&2; cat "$work/$name.err" >&2; exit 1; }
+	lab_out="$work/$name.out"
+}
+
+field() { sed -n "s/^$1: //p" "$2"; }
+
+# time_verify OUT: median ms of RUNS whole-process verifies (first contact
+# pinned by a warm-up run that is not counted).
+time_verify() {
+	local inv; inv=$(field inventory "$1")
+	"$work/cododemo" verify --inventory "$inv" -o json >/dev/null || { "$work/cododemo" verify --inventory "$inv"; exit 1; }
+	for _ in $(seq "$RUNS"); do
+		local t0; t0=$(now_ms)
+		"$work/cododemo" verify --inventory "$inv" -o json >/dev/null
+		echo $(( $(now_ms) - t0 ))
+	done | median
+}
+
+# ssh_loop OUT: the same checks, one `ssh` per command, sequentially.
+# Commands are those of pkg/health/commands.go.
+ssh_loop_once() {
+	local out=$1 user id kh first="" key="/cododemo/verify/bench$$"
+	user=$(field user "$out"); id=$(field identity "$out"); kh=$(field known_hosts "$out")
+	local flags="--dial-timeout=2s --command-timeout=4s"
+	run() { ssh -q -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$kh" -i "$id" -p "$2" "$user@$1" "$3" >/dev/null 2>&1 || true; }
+	while read -r _ name addr port; do
+		[ -z "$first" ] && first="$addr $port"
+		run "$addr" "$port" 'cat "${CODODEMO_ROOT}/etc/os-release"; cat "${CODODEMO_ROOT}/usr/share/flatcar/update.conf" "${CODODEMO_ROOT}/etc/flatcar/update.conf" 2>/dev/null; true'
+		run "$addr" "$port" "systemctl is-system-running"
+		run "$addr" "$port" "systemctl is-active docker"
+		run "$addr" "$port" "etcdctl $flags endpoint health -w json"
+	done < <(grep '^node: ' "$out")
+	set -- $first
+	run "$1" "$2" "etcdctl $flags endpoint health --cluster -w json"
+	run "$1" "$2" "etcdctl $flags member list -w json"
+	run "$1" "$2" "etcdctl $flags endpoint status --cluster -w json"
+	run "$1" "$2" "etcdctl $flags put $key v"
+	while read -r _ name addr port; do
+		run "$addr" "$port" "etcdctl $flags get --consistency=l --print-value-only $key"
+	done < <(grep '^node: ' "$out")
+	run "$1" "$2" "etcdctl $flags del $key"
+}
+
+time_ssh_loop() {
+	for _ in $(seq "$RUNS"); do
+		local t0; t0=$(now_ms)
+		ssh_loop_once "$1"
+		echo $(( $(now_ms) - t0 ))
+	done | median
+}
+
+start_lab three -nodes 3
+three=$lab_out
+v3=$(time_verify "$three")
+s3=$(time_ssh_loop "$three")
+start_lab twenty -nodes 20 -members 3
+twenty=$lab_out
+v20=$(time_verify "$twenty")
+
+echo
+echo "cododemo verify benchmark ($RUNS runs each, medians, whole process; $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg))"
+printf '  %-44s %6s ms\n' "verify, 3 nodes" "$v3"
+printf '  %-44s %6s ms\n' "verify, 20 nodes (20 sshd, 3 etcd members)" "$v20"
+printf '  %-44s %6s ms\n' "sequential OpenSSH ssh loop, 3 nodes" "$s3"
+awk -v v3="$v3" -v v20="$v20" -v s3="$s3" 'BEGIN {
+	printf "  20 nodes / 3 nodes: %.2fx (target < 2x)\n", v20 / v3
+	printf "  ssh loop / verify:  %.1fx faster (target >= 3x)\n", s3 / v3
+	printf "  3-node median under 1 s: %s\n", (v3 < 1000 ? "yes" : "NO")
+}'
