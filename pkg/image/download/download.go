@@ -282,6 +282,12 @@ type tracker struct {
 	h     hash.Hash
 	err   error
 	bar   *bar
+
+	cur     []byte
+	chunks  chan []byte
+	free    chan []byte
+	hashed  chan struct{}
+	flushed bool
 }
 
 func (t *tracker) TrackProgress(_ string, current, total int64, stream io.ReadCloser) io.ReadCloser {
@@ -316,7 +322,7 @@ type trackedBody struct {
 func (b *trackedBody) Read(p []byte) (int, error) {
 	n, err := b.rc.Read(p)
 	if n > 0 {
-		b.t.h.Write(p[:n])
+		b.t.hashAsync(p[:n])
 		b.t.n += int64(n)
 		if b.t.bar != nil {
 			b.t.bar.set(b.t.start + b.t.n)
@@ -325,9 +331,66 @@ func (b *trackedBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (b *trackedBody) Close() error { return b.rc.Close() }
+func (b *trackedBody) Close() error {
+	b.t.flush()
+	return b.rc.Close()
+}
+
+// Hashing runs on its own goroutine, fed in 1 MiB chunks: sha256 costs
+// about as much CPU as the transfer itself, and doing it inline made
+// downloads ~40% slower than curl on loopback.
+const hashChunk = 1 << 20
+
+func (t *tracker) hashAsync(p []byte) {
+	if t.chunks == nil {
+		t.chunks = make(chan []byte, 8)
+		t.free = make(chan []byte, 10)
+		t.hashed = make(chan struct{})
+		go func() {
+			defer close(t.hashed)
+			for c := range t.chunks {
+				t.h.Write(c)
+				select {
+				case t.free <- c[:0]:
+				default:
+				}
+			}
+		}()
+	}
+	for len(p) > 0 {
+		if t.cur == nil {
+			select {
+			case t.cur = <-t.free:
+			default:
+				t.cur = make([]byte, 0, hashChunk)
+			}
+		}
+		k := copy(t.cur[len(t.cur):cap(t.cur)], p)
+		t.cur = t.cur[:len(t.cur)+k]
+		p = p[k:]
+		if len(t.cur) == cap(t.cur) {
+			t.chunks <- t.cur
+			t.cur = nil
+		}
+	}
+}
+
+// flush hands the last chunk over and waits for the hasher.
+func (t *tracker) flush() {
+	if t.chunks == nil || t.flushed {
+		return
+	}
+	t.flushed = true
+	if len(t.cur) > 0 {
+		t.chunks <- t.cur
+		t.cur = nil
+	}
+	close(t.chunks)
+	<-t.hashed
+}
 
 func (t *tracker) finish() {
+	t.flush()
 	if t.bar != nil {
 		t.bar.done()
 	}
