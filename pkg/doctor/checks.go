@@ -222,7 +222,7 @@ func checkVirtualization(t Target, f *Facts) Finding {
 		}
 		if v.CPUFlag == "" {
 			return warn("if nodes hang at boot, set libvirt.driver: qemu",
-				"/dev/kvm opens but %s: nested KVM may hang", strings.TrimPrefix(noFlag, "the CPU reports "))
+				"/dev/kvm opens, but the CPU reports neither vmx nor svm (KVM inside another hypervisor): nested KVM may hang")
 		}
 		return ok("CPU has %s; /dev/kvm is usable", v.CPUFlag)
 	}
@@ -297,7 +297,7 @@ func checkMemory(t Target, f *Facts) Finding {
 	avail := r.Val.Available / mib
 	need := uint64(t.Nodes) * uint64(t.MemoryMiB+VMOverheadMiB)
 	sug := SuggestMemory(avail, t.Nodes)
-	lab := fmt.Sprintf("%d nodes x %d MiB need about %s", t.Nodes, t.MemoryMiB, human(need*mib))
+	lab := fmt.Sprintf("%d %s x %d MiB need about %s", t.Nodes, plural(t.Nodes, "node"), t.MemoryMiB, human(need*mib))
 	fits := fmt.Sprintf("largest node size that fits: %d MiB", sug)
 	fix := fmt.Sprintf("set nodes.memory: %d (the largest that leaves %s for the host), or close programs", sug, human(ReserveMiB*mib))
 	if sug == 0 {
@@ -697,4 +697,11 @@ func human(b uint64) string {
 		return fmt.Sprintf("%d MiB", b/mib)
 	}
 	return fmt.Sprintf("%d B", b)
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/cododemo/cododemo/pkg/doctor"
 )
@@ -47,4 +48,16 @@ func (h *Host) Memory(ctx context.Context) (doctor.Memory, error) {
 // `netstat -rn` is left out, so only interface addresses are compared.
 func (h *Host) Routes(ctx context.Context) ([]doctor.Route, error) {
 	return nil, errors.ErrUnsupported
+}
+
+// hostArch sees through Rosetta 2: an amd64 cododemo on Apple silicon has
+// GOARCH amd64, but the hypervisor runs arm64 guests only, which is what
+// the arch check must judge.
+func hostArch(goarch string) string {
+	if goarch == "amd64" {
+		if v, err := syscall.SysctlUint32("hw.optional.arm64"); err == nil && v == 1 {
+			return "arm64"
+		}
+	}
+	return goarch
 }

@@ -48,3 +48,7 @@ func (h *Host) Routes(ctx context.Context) ([]doctor.Route, error) {
 	}
 	return ParseRoutes(s)
 }
+
+// hostArch is GOARCH: an amd64 binary on an arm64 Linux host would need
+// binfmt emulation, which no laptop sets up by accident.
+func hostArch(goarch string) string { return goarch }

@@ -24,3 +24,5 @@ func (h *Host) Memory(ctx context.Context) (doctor.Memory, error) {
 func (h *Host) Routes(ctx context.Context) ([]doctor.Route, error) {
 	return nil, errors.ErrUnsupported
 }
+
+func hostArch(goarch string) string { return goarch }

@@ -43,7 +43,7 @@ func New(r exec.Runner, getenv func(string) string) *Host {
 		Runner:       r,
 		Getenv:       getenv,
 		GOOS:         runtime.GOOS,
-		GOARCH:       runtime.GOARCH,
+		GOARCH:       hostArch(runtime.GOARCH),
 		ProcDir:      "/proc",
 		NetworksConf: "/etc/vbox/networks.conf",
 		KVMDevice:    "/dev/kvm",
