@@ -503,3 +503,10 @@ func CatalogPins(catalog []byte, version, provider, sha string) error {
 	}
 	return nil
 }
+
+// LocalCatalogFor is the local Vagrant catalog (file:// box URL) of the
+// lock's box, for a Vagrantfile's config.vm.box_url; it exists once `box
+// fetch` or `bundle import` ran.
+func (s *Service) LocalCatalogFor(lock *config.Lock) string {
+	return s.CatalogPath(vagrantbox.Box{Name: lock.OS.Box.Name, Version: lock.OS.Version, Provider: lock.OS.Box.Provider})
+}
