@@ -3,10 +3,14 @@ package app
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/cododemo/cododemo/pkg/cmd/box"
+	"github.com/cododemo/cododemo/pkg/cmd/bundle"
 	"github.com/cododemo/cododemo/pkg/cmd/destroy"
+	doctorcmd "github.com/cododemo/cododemo/pkg/cmd/doctor"
 	"github.com/cododemo/cododemo/pkg/cmd/env"
 	"github.com/cododemo/cododemo/pkg/cmd/halt"
 	"github.com/cododemo/cododemo/pkg/cmd/initcmd"
+	"github.com/cododemo/cododemo/pkg/cmd/lock"
 	"github.com/cododemo/cododemo/pkg/cmd/logs"
 	"github.com/cododemo/cododemo/pkg/cmd/reload"
 	"github.com/cododemo/cododemo/pkg/cmd/render"
@@ -43,6 +47,10 @@ units, Docker on every node.`,
 		destroy.NewCmdDestroy(f),
 		logs.NewCmdLogs(f),
 		env.NewCmdEnv(f),
+		doctorcmd.NewCmdDoctor(f),
+		box.NewCmdBox(f),
+		lock.NewCmdLock(f),
+		bundle.NewCmdBundle(f),
 		version.NewCmdVersion(f),
 	)
 	return root

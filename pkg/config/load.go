@@ -281,7 +281,8 @@ func envOverrides(keys []keyInfo, getenv func(string) string, origin map[string]
 
 // unknownEnv warns about CODODEMO_* variables that set nothing.
 func unknownEnv(keys []keyInfo, environ []string) []string {
-	known := map[string]bool{"CODODEMO_CONFIG": true}
+	// Variables read elsewhere than the lab config.
+	known := map[string]bool{"CODODEMO_CONFIG": true, "CODODEMO_CACHE_DIR": true, "CODODEMO_KEYRING": true}
 	for _, k := range keys {
 		known[EnvName(k.Key)] = true
 	}
