@@ -16,7 +16,7 @@ func runErr(res sshx.Result, err error) string {
 	if err != nil {
 		return err.Error()
 	}
-	msg := strings.TrimSpace(string(res.Stderr))
+	msg := errorLines(res.Stderr)
 	if msg == "" {
 		msg = strings.TrimSpace(string(res.Stdout))
 	}
@@ -24,6 +24,19 @@ func runErr(res sshx.Result, err error) string {
 		return fmt.Sprintf("killed by SIG%s: %s", res.Signal, truncate(msg, 200))
 	}
 	return fmt.Sprintf("exit status %d: %s", res.ExitStatus, truncate(msg, 200))
+}
+
+// errorLines keeps what a person reads from a command's stderr: etcdctl
+// also writes structured JSON log lines there (retry warnings), which bury
+// its "Error: ..." line.
+func errorLines(stderr []byte) string {
+	var keep []string
+	for _, l := range strings.Split(strings.TrimSpace(string(stderr)), "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, `{"level":`) {
+			keep = append(keep, l)
+		}
+	}
+	return strings.Join(keep, "; ")
 }
 
 func (r *run) checkOS(ctx context.Context, s Session, _ inventory.Node) Verdict {

@@ -171,3 +171,12 @@ func TestHostOf(t *testing.T) {
 		}
 	}
 }
+
+func TestErrorLines(t *testing.T) {
+	in := `{"level":"warn","ts":"x","msg":"retrying of unary invoker failed"}
+Error: context deadline exceeded
+`
+	if got := errorLines([]byte(in)); got != "Error: context deadline exceeded" {
+		t.Errorf("%q", got)
+	}
+}

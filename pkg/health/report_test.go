@@ -136,9 +136,11 @@ func TestWaitRetriesUntilHealthy(t *testing.T) {
 		return rep
 	}, WaitOptions{
 		Deadline: time.Minute, Backoff: time.Second, MaxBackoff: 3 * time.Second,
-		Now:      func() time.Time { return now },
-		Sleep:    func(_ context.Context, d time.Duration) bool { slept = append(slept, d); now = now.Add(d); return true },
-		Progress: func(a int, r *Report, next time.Duration) { progress = append(progress, strings.Join(r.Failing(), ",")) },
+		Now:   func() time.Time { return now },
+		Sleep: func(_ context.Context, d time.Duration) bool { slept = append(slept, d); now = now.Add(d); return true },
+		Progress: func(a int, r *Report, next time.Duration) {
+			progress = append(progress, strings.Join(r.Failing(), ","))
+		},
 	})
 	if !r.Healthy() || r.Attempts != 4 {
 		t.Errorf("healthy %v attempts %d", r.Healthy(), r.Attempts)
