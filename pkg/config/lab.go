@@ -90,6 +90,13 @@ type FirstBoot struct {
 type Libvirt struct {
 	// Driver is kvm (default) or qemu (software emulation, no /dev/kvm).
 	Driver string `yaml:"driver" mapstructure:"driver"`
+	// ManagementCIDR is vagrant-libvirt's management network (DHCP, SSH).
+	// Nodes reach the first-boot server at its gateway: in the initramfs,
+	// where Ignition fetches, only this network has an address.
+	ManagementCIDR string `yaml:"management_cidr" mapstructure:"management_cidr"`
+	// ManagementMode is nat (default: guests reach the internet) or none
+	// (isolated: nothing leaves the host, as the e2e tests need).
+	ManagementMode string `yaml:"management_mode" mapstructure:"management_mode"`
 }
 
 // ForwardPort forwards a host port to a guest port on one node (or all
@@ -147,6 +154,6 @@ func Default() Lab {
 		FirstBoot: FirstBoot{
 			Port: 8765,
 		},
-		Libvirt: Libvirt{Driver: "kvm"},
+		Libvirt: Libvirt{Driver: "kvm", ManagementCIDR: "192.168.121.0/24", ManagementMode: "nat"},
 	}
 }

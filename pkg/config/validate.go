@@ -143,6 +143,12 @@ func Validate(l Lab) []Problem {
 		bad("first_boot.port", "%d is outside 1024..65535 (the server runs unprivileged)", l.FirstBoot.Port)
 	}
 	oneOf("libvirt.driver", l.Libvirt.Driver, []string{"kvm", "qemu"})
+	oneOf("libvirt.management_mode", l.Libvirt.ManagementMode, []string{"nat", "none"})
+	if m, err := netip.ParsePrefix(l.Libvirt.ManagementCIDR); err != nil || !m.Addr().Is4() || m.Masked() != m || m.Bits() > 29 {
+		bad("libvirt.management_cidr", "%q is not an IPv4 network of /29 or larger such as 192.168.121.0/24", l.Libvirt.ManagementCIDR)
+	} else if n, err := netip.ParsePrefix(l.Network.CIDR); err == nil && m.Overlaps(n) {
+		bad("libvirt.management_cidr", "%s overlaps network.cidr %s", m, n)
+	}
 
 	names := l.NodeNames()
 	hostPorts := map[int]string{}

@@ -146,10 +146,16 @@ func New(lab config.Lab, lock *config.Lock, s Secrets) (*Plan, error) {
 	listen := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(lab.FirstBoot.Port))
 	guestHost := VirtualBoxNATHost
 	if lab.Provider == "libvirt" {
-		// libvirt guests reach the host at the private network's gateway;
-		// binding there keeps the server off every other interface.
-		listen = netip.AddrPortFrom(p.HostIP, uint16(lab.FirstBoot.Port))
-		guestHost = p.HostIP.String()
+		// In the initramfs, where Ignition fetches, a libvirt guest has an
+		// address only on the management network (DHCP); the host is its
+		// gateway. Binding there keeps the server off every other interface.
+		mgmt, err := netip.ParsePrefix(lab.Libvirt.ManagementCIDR)
+		if err != nil {
+			return nil, fmt.Errorf("libvirt.management_cidr: %w", err)
+		}
+		gw := nth(mgmt, 1)
+		listen = netip.AddrPortFrom(gw, uint16(lab.FirstBoot.Port))
+		guestHost = gw.String()
 	}
 	p.FirstBoot = FirstBoot{
 		Listen:    listen,

@@ -60,8 +60,8 @@ func TestNewLibvirtLockedMirror(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The first-boot server binds only the private network's gateway.
-	if p.FirstBoot.Listen.String() != "10.77.0.1:8765" || p.FirstBoot.GuestBase != "http://10.77.0.1:8765" {
+	// The first-boot server binds only the management network's gateway.
+	if p.FirstBoot.Listen.String() != "192.168.121.1:8765" || p.FirstBoot.GuestBase != "http://192.168.121.1:8765" {
 		t.Fatalf("first boot %+v", p.FirstBoot)
 	}
 	if p.Nodes[2].IP.String() != "10.77.0.12" {
