@@ -29,6 +29,10 @@ type Lab struct {
 	// Mirror replaces the release server's base URL (a room's local mirror).
 	Mirror string `yaml:"mirror" mapstructure:"mirror"`
 
+	// Box overrides the Vagrant box (a custom or legacy box already in
+	// Vagrant, or at a URL): nothing is resolved or locked for it.
+	Box BoxOverride `yaml:"box" mapstructure:"box"`
+
 	Nodes         Nodes          `yaml:"nodes" mapstructure:"nodes"`
 	Network       Network        `yaml:"network" mapstructure:"network"`
 	Etcd          Etcd           `yaml:"etcd" mapstructure:"etcd"`
@@ -38,6 +42,13 @@ type Lab struct {
 	Libvirt       Libvirt        `yaml:"libvirt" mapstructure:"libvirt"`
 	ForwardPorts  []ForwardPort  `yaml:"forwarded_ports" mapstructure:"forwarded_ports"`
 	SharedFolders []SharedFolder `yaml:"shared_folders" mapstructure:"shared_folders"`
+}
+
+// BoxOverride names a box of the user's choosing.
+type BoxOverride struct {
+	Name string `yaml:"name" mapstructure:"name"`
+	// URL is a catalog or .box Vagrant adds the box from when missing.
+	URL string `yaml:"url" mapstructure:"url"`
 }
 
 // Nodes sizes the cluster.

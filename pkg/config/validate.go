@@ -100,6 +100,9 @@ func Validate(l Lab) []Problem {
 	oneOf("arch", l.Arch, Arches)
 	oneOf("provider", l.Provider, Providers)
 	oneOf("format", l.Format, Formats)
+	if l.Box.URL != "" && l.Box.Name == "" {
+		bad("box.url", "needs box.name: Vagrant adds a box from a URL under a name")
+	}
 	if l.StateDir == "" {
 		bad("state_dir", "must not be empty")
 	}

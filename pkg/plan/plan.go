@@ -142,6 +142,9 @@ func New(lab config.Lab, lock *config.Lock, s Secrets) (*Plan, error) {
 		p.Box.Name = lock.OS.Box.Name
 	}
 	p.Box.URL = catalogURL(lab)
+	if lab.Box.Name != "" {
+		p.Box = Box{Name: lab.Box.Name, URL: lab.Box.URL}
+	}
 
 	listen := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(lab.FirstBoot.Port))
 	guestHost := VirtualBoxNATHost

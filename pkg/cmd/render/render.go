@@ -64,24 +64,27 @@ you edited by hand since the last render is not overwritten without --force.`,
 	return cmd
 }
 
-func runRender(opts *Options, lab *cmdutil.Lab) error {
+// Lab renders lab with its templates (the --templates override included)
+// and validates everything; nothing is written.
+func Lab(lab *cmdutil.Lab, version string) (*render.Result, *render.Templates, error) {
 	tmpl, err := render.LoadTemplates(lab.TemplatesPath())
 	if err != nil {
-		return cmdutil.Usage(err)
+		return nil, nil, cmdutil.Usage(err)
 	}
-	res, err := render.Render(lab.Plan, render.Options{Version: opts.Version, Templates: tmpl, ConfigDir: ConfigDirFromState(lab)})
+	res, err := render.Render(lab.Plan, render.Options{Version: version, Templates: tmpl, ConfigDir: ConfigDirFromState(lab)})
+	return res, tmpl, err
+}
+
+// Write renders lab into its state dir (what `render` and `up` do) and
+// prints what changed to out.
+func Write(lab *cmdutil.Lab, version string, force bool, out io.Writer) (*render.Result, error) {
+	res, tmpl, err := Lab(lab, version)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	out := opts.IO.Out
-	if opts.Check {
-		fmt.Fprintf(out, "ok: %s, %d files valid (nothing written)\n", describe(lab.Lab), len(res.Files))
-		printNotes(opts.IO.ErrOut, res.Notes)
-		return nil
-	}
-	rep, err := render.Write(lab.State, res, opts.Force)
+	rep, err := render.Write(lab.State, res, force)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	rel := relTo(lab.Dir, lab.State.Path)
 	fmt.Fprintf(out, "rendered %s into %s: %d written, %d unchanged", describe(lab.Lab), rel, len(rep.Written), len(rep.Unchanged))
@@ -92,7 +95,24 @@ func runRender(opts *Options, lab *cmdutil.Lab) error {
 	if len(tmpl.Overridden) > 0 {
 		fmt.Fprintf(out, "templates from %s: %s\n", lab.TemplatesPath(), strings.Join(tmpl.Overridden, ", "))
 	}
-	printNotes(opts.IO.ErrOut, res.Notes)
+	return res, nil
+}
+
+func runRender(opts *Options, lab *cmdutil.Lab) error {
+	if opts.Check {
+		res, _, err := Lab(lab, opts.Version)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(opts.IO.Out, "ok: %s, %d files valid (nothing written)\n", describe(lab.Lab), len(res.Files))
+		PrintNotes(opts.IO.ErrOut, res.Notes)
+		return nil
+	}
+	res, err := Write(lab, opts.Version, opts.Force, opts.IO.Out)
+	if err != nil {
+		return err
+	}
+	PrintNotes(opts.IO.ErrOut, res.Notes)
 	return nil
 }
 
@@ -105,7 +125,8 @@ func ConfigDirFromState(lab *cmdutil.Lab) string {
 	return lab.Dir
 }
 
-func printNotes(w io.Writer, notes []string) {
+// PrintNotes prints what a render says the user must know.
+func PrintNotes(w io.Writer, notes []string) {
 	for _, n := range notes {
 		fmt.Fprintln(w, "note:", n)
 	}

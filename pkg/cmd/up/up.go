@@ -1,0 +1,329 @@
+// Package up implements `cododemo up`: preflight, lock, box, render, first
+// boot, vagrant up, inventory, verify.
+package up
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	rendercmd "github.com/cododemo/cododemo/pkg/cmd/render"
+	"github.com/cododemo/cododemo/pkg/cmdutil"
+	"github.com/cododemo/cododemo/pkg/config"
+	"github.com/cododemo/cododemo/pkg/doctor"
+	"github.com/cododemo/cododemo/pkg/doctor/probe"
+	"github.com/cododemo/cododemo/pkg/firstboot"
+	"github.com/cododemo/cododemo/pkg/image"
+	"github.com/cododemo/cododemo/pkg/inventory"
+	"github.com/cododemo/cododemo/pkg/labstate"
+	"github.com/cododemo/cododemo/pkg/nodeout"
+	"github.com/cododemo/cododemo/pkg/plan"
+	"github.com/cododemo/cododemo/pkg/render"
+	"github.com/cododemo/cododemo/pkg/vagrant"
+)
+
+// Options are `up`'s flags.
+type Options struct {
+	Nodes         []string
+	SkipPreflight bool
+	NoVerify      bool
+	Serial        bool
+	Force         bool
+	Offline       bool
+	Mirror        string
+	Wait          time.Duration
+	// Verify runs `verify --wait` against the new inventory; injected so
+	// the verify command owns how (and tests can stub it).
+	Verify func(ctx context.Context, lab *cmdutil.Lab, wait time.Duration) error
+}
+
+// NewCmdUp builds `cododemo up`. verify is the verify step (the verify
+// command's entry point), passed in so the two commands stay apart.
+func NewCmdUp(f *cmdutil.Factory, verify func(ctx context.Context, lab *cmdutil.Lab, wait time.Duration) error) *cobra.Command {
+	o := &Options{Verify: verify}
+	cmd := &cobra.Command{
+		Use:   "up [NODE...]",
+		Short: "Preflight, render, bring the nodes up, serve their first boot, verify",
+		Long: `up brings the lab up, or the part of it that is missing:
+
+  1. preflight: the fatal doctor checks (--skip-preflight to override)
+  2. lock: pins the exact OS release, box and artifacts when the lab has no lock yet
+  3. box: fetched, verified and added to Vagrant under its real name and version
+  4. render: Vagrantfile and node configs into the state dir
+  5. first boot: serves Ignition configs too big to inline and the artifacts
+     nodes install, on the narrowest address, only while nodes boot
+  6. vagrant up, one node at a time where the provider needs it, output per node
+  7. inventory and pinned host keys, then verify --wait (--no-verify to skip)
+
+When a node fails the others are kept; run up again to bring up only what
+is missing.`,
+		Example: `  cododemo up
+  cododemo up core-02            # bring back one node
+  cododemo up --no-verify --serial`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Nodes = args
+			lab, err := f.LoadLab(cmd, cmdutil.SecretsCreate)
+			if err != nil {
+				return err
+			}
+			for _, n := range o.Nodes {
+				if _, ok := lab.Plan.Node(n); !ok {
+					return cmdutil.Usage(fmt.Errorf("%q is not a node of this lab (%s)", n, strings.Join(lab.Plan.NodeNames(), ", ")))
+				}
+			}
+			return Run(cmd.Context(), f, o, lab)
+		},
+	}
+	fl := cmd.Flags()
+	config.AddLabFlags(fl)
+	fl.BoolVar(&o.SkipPreflight, "skip-preflight", false, "DANGEROUS: start even when doctor finds a fatal problem")
+	fl.BoolVar(&o.NoVerify, "no-verify", false, "do not verify the lab once it is up")
+	fl.BoolVar(&o.Serial, "serial", false, "bring nodes up strictly one after another")
+	fl.BoolVar(&o.Force, "force", false, "overwrite rendered files edited by hand")
+	fl.BoolVar(&o.Offline, "offline", false, "use only the cache and imported bundles")
+	fl.StringVar(&o.Mirror, "mirror", "", "release server mirror base URL (config key mirror)")
+	fl.DurationVar(&o.Wait, "wait", 10*time.Minute, "how long verify may retry until the lab is healthy")
+	return cmd
+}
+
+// Run is `up` for a loaded lab.
+func Run(ctx context.Context, f *cmdutil.Factory, o *Options, lab *cmdutil.Lab) error {
+	errOut := f.IO.ErrOut
+	step := func(format string, a ...any) { fmt.Fprintf(errOut, "==> "+format+"\n", a...) }
+
+	// 1. Preflight.
+	if o.SkipPreflight {
+		fmt.Fprintln(errOut, "WARNING: --skip-preflight: not checking this machine; failures will come from Vagrant instead")
+	} else {
+		step("preflight")
+		rep, err := doctor.Preflight(ctx, probe.New(f.Runner, f.Getenv), doctor.NewTarget(lab.Plan, lab.State.Path), doctor.Options{})
+		for _, fd := range rep.Findings {
+			if fd.Status == doctor.StatusWarn {
+				fmt.Fprintf(errOut, "warning: %s %s: %s\n", fd.Code, fd.Check, fd.Finding)
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+
+	// 2-3. Lock, box and artifacts, for labs that use the channel's box.
+	var artifacts []image.Artifact
+	if lab.Lab.Distro == "flatcar" && lab.Lab.Box.Name == "" {
+		svc, err := image.New(image.Options{Mirror: firstNonEmpty(o.Mirror, lab.Lab.Mirror), Offline: o.Offline,
+			Runner: f.Runner, Getenv: f.Getenv, Log: errOut, Progress: progress(f)})
+		if err != nil {
+			return err
+		}
+		if !lab.Lock.Resolved() {
+			step("lock: resolving flatcar %s %s", lab.Lab.Channel, lab.Lab.Version)
+			lock, warnings, err := svc.Lock(ctx, lab.Lab, lab.Lock)
+			if err != nil {
+				return fmt.Errorf("lock: %w", err)
+			}
+			for _, w := range warnings {
+				fmt.Fprintln(errOut, "warning:", w)
+			}
+			if err := config.WriteLock(lab.LockPath(), lock); err != nil {
+				return err
+			}
+			fmt.Fprintf(errOut, "wrote %s (flatcar %s %s): commit it so every laptop gets the same lab\n", lab.LockPath(), lock.Channel, lock.OS.Version)
+			lab.Lock = lock
+			if lab.Plan, err = plan.New(lab.Lab, lock, lab.Plan.Secrets); err != nil {
+				return err
+			}
+		}
+		step("box %s %s", lab.Lock.OS.Box.Name, lab.Lock.OS.Version)
+		b, err := svc.EnsureBox(ctx, lab.Lab, lab.Lock)
+		if err != nil {
+			return fmt.Errorf("box: %w", err)
+		}
+		if _, err := svc.AddToVagrant(ctx, b); err != nil {
+			return fmt.Errorf("box: %w", err)
+		}
+		if artifacts, err = svc.EnsureArtifacts(ctx, lab.Lab, lab.Lock); err != nil {
+			return fmt.Errorf("artifacts: %w", err)
+		}
+	}
+
+	// 4. Render.
+	step("render")
+	res, err := rendercmd.Write(lab, f.Version, o.Force, errOut)
+	if err != nil {
+		return err
+	}
+
+	// 5. First boot.
+	files, err := servedFiles(lab, res, artifacts)
+	if err != nil {
+		return err
+	}
+	stopServing := func() {}
+	if len(files) > 0 {
+		srv, err := firstboot.New(files, func(fe firstboot.Fetch) {
+			if fe.Status != 200 {
+				fmt.Fprintf(errOut, "first boot: %s asked for %s: %d\n", fe.Remote, fe.URLPath, fe.Status)
+			}
+		})
+		if err != nil {
+			return err
+		}
+		serveCtx, cancel := context.WithCancel(ctx)
+		stopServing = cancel
+		defer cancel()
+		if err := startServing(serveCtx, srv, lab.Plan.FirstBoot.Listen, lab.Lab.Provider, errOut); err != nil {
+			return err
+		}
+		step("first boot: serving %d file(s) on %s (guests: %s)", len(files), lab.Plan.FirstBoot.Listen, lab.Plan.FirstBoot.GuestBase)
+	}
+
+	// 6. vagrant up.
+	names := o.Nodes
+	if len(names) == 0 {
+		names = lab.Plan.NodeNames()
+	}
+	step("vagrant up %s (%s)", strings.Join(names, " "), lab.Lab.Provider)
+	logFile, err := nodeout.OpenLog(lab.State.Path, "up", time.Now())
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	set := nodeout.New(errOut, names, nodeout.Options{Live: f.IO.ErrTTY, Log: logFile})
+	set.Start(time.Second)
+	drv := vagrant.New(f.Runner, lab.State.Path, lab.Lab.Provider, f.Getenv)
+	upErr := drv.Up(ctx, vagrant.UpOptions{Names: names, Provider: lab.Lab.Provider, Serial: o.Serial,
+		Out: set.Output(), OnPhase: set.SetPhase})
+	_ = set.Close()
+	fmt.Fprintf(errOut, "full log: %s\n", logFile.Name())
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+
+	// 7. Inventory of what runs, host keys, verify.
+	invErr := writeInventory(ctx, drv, lab)
+	stopServing()
+	if upErr != nil {
+		return fmt.Errorf("%w\nthe nodes that came up are kept; fix the cause and run `cododemo up` again to bring up only what is missing", upErr)
+	}
+	if invErr != nil {
+		return invErr
+	}
+	if o.NoVerify || o.Verify == nil {
+		fmt.Fprintf(f.IO.Out, "lab %s is up (not verified); next: cododemo verify\n", lab.Lab.Name)
+		return nil
+	}
+	step("verify --wait %s", o.Wait)
+	if err := o.Verify(ctx, lab, o.Wait); err != nil {
+		return err
+	}
+	fmt.Fprintf(f.IO.Out, "lab %s is up and healthy: %s\n", lab.Lab.Name, strings.Join(lab.Plan.NodeNames(), ", "))
+	return nil
+}
+
+// servedFiles lists what the first-boot server serves: the full Ignition
+// configs behind pointer configs, and the artifacts nodes install.
+func servedFiles(lab *cmdutil.Lab, res *render.Result, arts []image.Artifact) ([]firstboot.File, error) {
+	var files []firstboot.File
+	for _, s := range res.Served {
+		files = append(files, firstboot.File{URLPath: s.URLPath, Path: lab.State.Join(s.File), SHA256: s.SHA256})
+	}
+	for _, pa := range lab.Plan.Artifacts {
+		var found *image.Artifact
+		for i := range arts {
+			if arts[i].Name == pa.Name {
+				found = &arts[i]
+			}
+		}
+		if found == nil {
+			if lab.Lab.Box.Name != "" || lab.Lab.Distro != "flatcar" {
+				continue // a custom box provides its own
+			}
+			return nil, fmt.Errorf("artifact %s is not in the cache: run `cododemo lock` and `cododemo box fetch`", pa.Name)
+		}
+		if pa.SHA256 == "" || pa.SHA256 != found.SHA256 {
+			return nil, fmt.Errorf("artifact %s: the lock pins %q but the cache has %q: run `cododemo lock` again", pa.Name, pa.SHA256, found.SHA256)
+		}
+		files = append(files, firstboot.File{URLPath: pa.Path, Path: found.Path, SHA256: found.SHA256})
+	}
+	return files, nil
+}
+
+// startServing binds the first-boot server. On libvirt the management
+// network's gateway exists only once vagrant-libvirt has created the
+// network, during the first `vagrant up`: keep trying in the background
+// (bounded by ctx, which ends when up does).
+func startServing(ctx context.Context, srv *firstboot.Server, addr netip.AddrPort, provider string, errOut io.Writer) error {
+	err := srv.Start(ctx, addr)
+	if err == nil || provider != "libvirt" {
+		return err
+	}
+	go func() {
+		t := time.NewTicker(500 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if srv.Start(ctx, addr) == nil {
+					fmt.Fprintf(errOut, "first boot: listening on %s\n", addr)
+					return
+				}
+			}
+		}
+	}()
+	return nil
+}
+
+// writeInventory records how to reach every node that runs: SSH endpoints
+// from `vagrant ssh-config`, addresses from the plan.
+func writeInventory(ctx context.Context, drv *vagrant.Driver, lab *cmdutil.Lab) error {
+	cfgs, err := drv.SSHConfig(ctx)
+	if err != nil && len(cfgs) == 0 {
+		return fmt.Errorf("inventory: %w", err)
+	}
+	eps := map[string]inventory.Endpoint{}
+	for _, c := range cfgs {
+		ep := inventory.Endpoint{Host: c.HostName, Port: c.Port, User: c.User}
+		if len(c.IdentityFiles) > 0 {
+			ep.IdentityFile = c.IdentityFiles[0]
+		}
+		eps[c.Host] = ep
+	}
+	// Nodes that are not running keep their last known endpoint.
+	path := lab.State.Join(labstate.InventoryFile)
+	if prev, err := inventory.Load(path, nil); err == nil {
+		for _, n := range prev.Nodes {
+			if _, ok := eps[n.Name]; !ok {
+				eps[n.Name] = inventory.Endpoint{Host: n.SSH.Host, Port: n.SSH.Port, User: n.SSH.User, IdentityFile: n.SSH.IdentityFile}
+			}
+		}
+	}
+	inv, err := inventory.FromPlan(lab.Plan, eps)
+	if err != nil {
+		return fmt.Errorf("inventory: %w", err)
+	}
+	return inventory.Write(path, inv)
+}
+
+func progress(f *cmdutil.Factory) io.Writer {
+	if f.IO.ErrTTY {
+		return f.IO.ErrOut
+	}
+	return nil
+}
+
+func firstNonEmpty(a ...string) string {
+	for _, s := range a {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
