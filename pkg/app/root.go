@@ -1,6 +1,9 @@
 package app
 
 import (
+	"context"
+	"time"
+
 	"github.com/spf13/cobra"
 
 	"github.com/cododemo/cododemo/pkg/cmd/box"
@@ -15,6 +18,8 @@ import (
 	"github.com/cododemo/cododemo/pkg/cmd/reload"
 	"github.com/cododemo/cododemo/pkg/cmd/render"
 	"github.com/cododemo/cododemo/pkg/cmd/status"
+	"github.com/cododemo/cododemo/pkg/cmd/up"
+	"github.com/cododemo/cododemo/pkg/cmd/verify"
 	"github.com/cododemo/cododemo/pkg/cmd/version"
 	"github.com/cododemo/cododemo/pkg/cmdutil"
 )
@@ -41,6 +46,10 @@ units, Docker on every node.`,
 	root.AddCommand(
 		initcmd.NewCmdInit(f),
 		render.NewCmdRender(f),
+		up.NewCmdUp(f, func(ctx context.Context, lab *cmdutil.Lab, wait time.Duration) error {
+			return verify.Lab(ctx, f, lab, wait)
+		}),
+		verify.NewCmdVerify(f),
 		status.NewCmdStatus(f),
 		halt.NewCmdHalt(f),
 		reload.NewCmdReload(f),

@@ -130,32 +130,58 @@ func complete(cmd *cobra.Command, f *cmdutil.Factory, o *Options) error {
 	if err != nil {
 		return cmdutil.Usage(err)
 	}
-	state := loaded.StatePath()
-	path := filepath.Join(state, inventory.FileName)
-	if o.inv, err = inventory.Load(path, f.Getenv); err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return cmdutil.Usage(fmt.Errorf("no inventory at %s: start the lab with `cododemo up`, or pass --inventory FILE", path))
-		}
-		return cmdutil.Usage(fmt.Errorf("inventory: %w", err))
-	}
 	lock, err := config.ReadLock(filepath.Join(loaded.Dir, config.LockFile))
 	if err != nil {
 		return cmdutil.Usage(fmt.Errorf("lock: %w", err))
 	}
-	// The lab's own settings say what the nodes should run.
-	if o.inv.OS.ID == "" {
-		o.inv.OS.ID = loaded.Lab.Distro
-	}
-	if o.inv.OS.Channel == "" && loaded.Lab.Distro == "flatcar" {
-		o.inv.OS.Channel = loaded.Lab.Channel
-	}
-	if lock != nil && lock.OS.Version != "" {
-		o.inv.OS.Version = lock.OS.Version
+	var kh string
+	if o.inv, kh, err = labInventory(loaded, lock, f.Getenv); err != nil {
+		return err
 	}
 	if o.KnownHosts == "" {
-		o.KnownHosts = filepath.Join(state, KnownHostsFile)
+		o.KnownHosts = kh
 	}
 	return nil
+}
+
+// labInventory reads the inventory `up` wrote into the lab's state dir and
+// fills in what the nodes should run from the lab's config and lock.
+func labInventory(loaded *config.Loaded, lock *config.Lock, getenv func(string) string) (*inventory.Inventory, string, error) {
+	state := loaded.StatePath()
+	path := filepath.Join(state, inventory.FileName)
+	inv, err := inventory.Load(path, getenv)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, "", cmdutil.Usage(fmt.Errorf("no inventory at %s: start the lab with `cododemo up`, or pass --inventory FILE", path))
+		}
+		return nil, "", cmdutil.Usage(fmt.Errorf("inventory: %w", err))
+	}
+	// The lab's own settings say what the nodes should run.
+	if inv.OS.ID == "" {
+		inv.OS.ID = loaded.Lab.Distro
+	}
+	if inv.OS.Channel == "" && loaded.Lab.Distro == "flatcar" {
+		inv.OS.Channel = loaded.Lab.Channel
+	}
+	if lock != nil && lock.OS.Version != "" {
+		inv.OS.Version = lock.OS.Version
+	}
+	return inv, filepath.Join(state, KnownHostsFile), nil
+}
+
+// Lab verifies a lab that `up` has just started, retrying for up to wait:
+// the same checks and table as `cododemo verify --wait`.
+func Lab(ctx context.Context, f *cmdutil.Factory, lab *cmdutil.Lab, wait time.Duration) error {
+	o := &Options{IO: f.IO, Getenv: f.Getenv, Wait: wait, Timeout: 15 * time.Second,
+		ConnectTimeout: 10 * time.Second, Parallel: 16, format: cmdutil.OutputTable}
+	var err error
+	if o.checks, err = health.Select(nil, nil, false); err != nil {
+		return err
+	}
+	if o.inv, o.KnownHosts, err = labInventory(lab.Loaded, lab.Lock, f.Getenv); err != nil {
+		return err
+	}
+	return run(ctx, o)
 }
 
 func run(ctx context.Context, o *Options) error {
