@@ -1,0 +1,232 @@
+package sshx
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha1"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/cododemo/cododemo/pkg/fsutil"
+)
+
+// signalNumbers maps the signal names SSH sends (RFC 4254 6.10, POSIX
+// names without "SIG") to their Linux numbers, so a command killed by a
+// signal exits 128+n as it would under a local shell.
+var signalNumbers = map[string]int{
+	"HUP": 1, "INT": 2, "QUIT": 3, "ILL": 4, "ABRT": 6, "FPE": 8, "KILL": 9,
+	"USR1": 10, "SEGV": 11, "USR2": 12, "PIPE": 13, "ALRM": 14, "TERM": 15,
+}
+
+// ExitStatusUnknown is the status when the server reports none (the
+// session closed without exit-status or exit-signal); OpenSSH's ssh exits
+// 255 in that case too.
+const ExitStatusUnknown = 255
+
+// Stream runs cmd in a new session with stdin, stdout and stderr wired
+// through as the command produces output (nothing is buffered beyond what
+// the writers do), and returns the remote exit status: the command's code,
+// 128+n when it died of signal n, ExitStatusUnknown when the server said
+// nothing. stdout and stderr are written from different goroutines; pass
+// writers that are safe for that (two distinct ones are). A nil stdin
+// gives the command an empty one. The error is a transport failure or ctx
+// ending, in which case the session is closed (the remote command gets
+// SIGHUP).
+func (c *Client) Stream(ctx context.Context, cmd string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
+	return c.runSession(ctx, cmd, nil, stdin, stdout, stderr)
+}
+
+// WindowSize is a terminal's size in character cells.
+type WindowSize struct{ Rows, Cols int }
+
+// PTY asks for a remote terminal.
+type PTY struct {
+	// Term is the terminal type ($TERM); "" is xterm.
+	Term string
+	Size WindowSize
+	// Resize delivers later sizes (SIGWINCH); nil when the size is fixed.
+	// Stream stops reading it when the session ends.
+	Resize <-chan WindowSize
+}
+
+// Terminal is Stream with a remote pty: cmd, or a login shell when cmd is
+// "". The caller puts the local terminal in raw mode. Unlike Interactive
+// it forwards window size changes and maps signals like Stream.
+func (c *Client) Terminal(ctx context.Context, cmd string, pty PTY, in io.Reader, out, errOut io.Writer) (int, error) {
+	return c.runSession(ctx, cmd, &pty, in, out, errOut)
+}
+
+func (c *Client) runSession(ctx context.Context, cmd string, pty *PTY, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	s, err := c.conn.NewSession()
+	if err != nil {
+		return -1, fmt.Errorf("%s: new session: %w", c.Node, err)
+	}
+	defer s.Close()
+	if pty != nil {
+		term := pty.Term
+		if term == "" {
+			term = "xterm"
+		}
+		modes := ssh.TerminalModes{ssh.ECHO: 1, ssh.TTY_OP_ISPEED: 14400, ssh.TTY_OP_OSPEED: 14400}
+		if err := s.RequestPty(term, pty.Size.Rows, pty.Size.Cols, modes); err != nil {
+			return -1, fmt.Errorf("%s: pty: %w", c.Node, err)
+		}
+	}
+	s.Stdin, s.Stdout, s.Stderr = stdin, stdout, stderr
+	what := firstWord(cmd)
+	if cmd == "" && pty != nil {
+		what = "shell"
+		err = s.Shell()
+	} else {
+		err = s.Start(cmd)
+	}
+	if err != nil {
+		return -1, fmt.Errorf("%s: start %q: %w", c.Node, what, err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Wait() }()
+	var resize <-chan WindowSize
+	if pty != nil {
+		resize = pty.Resize
+	}
+	for {
+		select {
+		case err = <-done:
+			return exitStatus(c.Node, what, err)
+		case ws, ok := <-resize:
+			if !ok {
+				resize = nil
+				continue
+			}
+			// A failed resize only leaves the old size; not worth ending
+			// the session over.
+			_ = s.WindowChange(ws.Rows, ws.Cols)
+		case <-ctx.Done():
+			_ = s.Signal(ssh.SIGKILL) // OpenSSH ignores this; closing the channel does the work
+			_ = s.Close()
+			return -1, fmt.Errorf("%s: %s: %w", c.Node, what, context.Cause(ctx))
+		}
+	}
+}
+
+func exitStatus(node, what string, err error) (int, error) {
+	var ee *ssh.ExitError
+	var missing *ssh.ExitMissingError
+	switch {
+	case err == nil:
+		return 0, nil
+	case errors.As(err, &ee):
+		if sig := ee.Signal(); sig != "" {
+			if n, ok := signalNumbers[sig]; ok {
+				return 128 + n, nil
+			}
+			return ExitStatusUnknown, nil
+		}
+		return ee.ExitStatus(), nil
+	case errors.As(err, &missing):
+		return ExitStatusUnknown, nil
+	}
+	return -1, fmt.Errorf("%s: %s: %w", node, what, err)
+}
+
+// Forget drops what is pinned for addr (host:port, or a bare host for
+// port 22), so the next contact pins the node's new key: for a VM that was
+// destroyed and created again. Lines naming other hosts too keep those
+// hosts; hashed names are matched; @cert-authority and @revoked lines and
+// wildcard patterns are left alone (they are policy, not pins). The file
+// is rewritten atomically; a missing file or nothing to drop is not an
+// error.
+func (k *KnownHosts) Forget(addr string) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	data, err := os.ReadFile(k.Path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("known_hosts %s: %w", k.Path, err)
+	}
+	host := knownhosts.Normalize(addr)
+	lines := strings.SplitAfter(string(data), "\n")
+	var b strings.Builder
+	changed := false
+	for _, line := range lines {
+		kept, drop := forgetLine(line, host)
+		if drop || kept != line {
+			changed = true
+		}
+		if !drop {
+			b.WriteString(kept)
+		}
+	}
+	if !changed {
+		return nil
+	}
+	mode := os.FileMode(0o600)
+	if fi, err := os.Stat(k.Path); err == nil {
+		mode = fi.Mode().Perm()
+	}
+	if err := fsutil.WriteFileAtomic(k.Path, []byte(b.String()), mode); err != nil {
+		return fmt.Errorf("forget %s in %s: %w", addr, k.Path, err)
+	}
+	return nil
+}
+
+// forgetLine returns line without host in its host list, and whether the
+// whole line goes.
+func forgetLine(line, host string) (string, bool) {
+	body := strings.TrimLeft(line, " \t")
+	if body == "" || body[0] == '#' || body[0] == '@' {
+		return line, false
+	}
+	end := strings.IndexAny(body, " \t")
+	if end < 0 {
+		return line, false
+	}
+	var keep []string
+	removed := false
+	for _, h := range strings.Split(body[:end], ",") {
+		if h == host || hashedMatch(h, host) {
+			removed = true
+			continue
+		}
+		keep = append(keep, h)
+	}
+	if !removed {
+		return line, false
+	}
+	if len(keep) == 0 {
+		return "", true
+	}
+	return strings.Join(keep, ",") + body[end:], false
+}
+
+// hashedMatch says whether a HashKnownHosts entry (|1|salt|hash, both
+// base64, hash = HMAC-SHA1 keyed by salt over the host) names host.
+func hashedMatch(entry, host string) bool {
+	if !strings.HasPrefix(entry, "|1|") {
+		return false
+	}
+	parts := strings.Split(entry[3:], "|")
+	if len(parts) != 2 {
+		return false
+	}
+	salt, err1 := base64.StdEncoding.DecodeString(parts[0])
+	want, err2 := base64.StdEncoding.DecodeString(parts[1])
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	mac := hmac.New(sha1.New, salt)
+	mac.Write([]byte(host))
+	return hmac.Equal(mac.Sum(nil), want)
+}
