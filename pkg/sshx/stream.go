@@ -32,7 +32,8 @@ const ExitStatusUnknown = 255
 
 // Stream runs cmd in a new session with stdin, stdout and stderr wired
 // through as the command produces output (nothing is buffered beyond what
-// the writers do), and returns the remote exit status: the command's code,
+// the writers do); cmd "" is a login shell without a terminal (ssh -T). It
+// returns the remote exit status: the command's code,
 // 128+n when it died of signal n, ExitStatusUnknown when the server said
 // nothing. stdout and stderr are written from different goroutines; pass
 // writers that are safe for that (two distinct ones are). A nil stdin
@@ -84,7 +85,7 @@ func (c *Client) runSession(ctx context.Context, cmd string, pty *PTY, stdin io.
 	}
 	s.Stdin, s.Stdout, s.Stderr = stdin, stdout, stderr
 	what := firstWord(cmd)
-	if cmd == "" && pty != nil {
+	if cmd == "" {
 		what = "shell"
 		err = s.Shell()
 	} else {
