@@ -73,14 +73,23 @@ fi
 # Real Ignition, built from the module proxy in its own tools module.
 ign_dir="$cache/ignition"
 mkdir -p "$ign_dir"
-log "building Ignition $ignition_version (tools/ignition)"
-(
-	cd "$here/../tools/ignition"
-	CGO_ENABLED=1 GOFLAGS=-mod=readonly go build -trimpath \
-		-ldflags "-X github.com/coreos/ignition/v2/internal/version.Raw=$ignition_version" \
-		-o "$ign_dir/ignition.new" github.com/coreos/ignition/v2/internal
-)
-mv "$ign_dir/ignition.new" "$ign_dir/ignition"
+# Distros bake their policy into Ignition at link time (upstream ./build).
+# This box has no SELinux: selinuxRelabel=false stops the files stage from
+# running setfiles (it would fail reading SELINUXTYPE from /etc/selinux/config).
+ign_ldflags="-X github.com/coreos/ignition/v2/internal/version.Raw=$ignition_version"
+ign_ldflags+=" -X github.com/coreos/ignition/v2/internal/distro.selinuxRelabel=false"
+ign_stamp=$(cat "$here/../tools/ignition/go.mod" "$here/../tools/ignition/go.sum" <(go version) <(echo "$ign_ldflags") | sha256sum | cut -d' ' -f1)
+if [[ ! -x $ign_dir/ignition || $(cat "$ign_dir/stamp" 2>/dev/null) != "$ign_stamp" ]]; then
+	log "building Ignition $ignition_version (tools/ignition)"
+	(
+		cd "$here/../tools/ignition"
+		CGO_ENABLED=1 GOFLAGS=-mod=readonly go build -trimpath \
+			-ldflags "$ign_ldflags" \
+			-o "$ign_dir/ignition.new" github.com/coreos/ignition/v2/internal
+	)
+	mv "$ign_dir/ignition.new" "$ign_dir/ignition"
+	echo "$ign_stamp" >"$ign_dir/stamp"
+fi
 
 # Everything that decides the image: this script, the overlay, the box
 # Vagrantfile, Ignition, the mirror and suite.

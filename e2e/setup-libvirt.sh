@@ -13,7 +13,7 @@ fi
 # Packages: the hypervisor, libvirt's daemons, Debian's vagrant-libvirt plugin,
 # and the box builder's tools (debootstrap, qemu-img, mkfs, sfdisk, grub).
 pkgs=(
-	libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils
+	libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils dnsmasq-base
 	vagrant vagrant-libvirt
 	debootstrap e2fsprogs fdisk extlinux syslinux-common libblkid-dev gcc
 	openssh-client curl ca-certificates
