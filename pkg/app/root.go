@@ -11,12 +11,14 @@ import (
 	"github.com/cododemo/cododemo/pkg/cmd/destroy"
 	doctorcmd "github.com/cododemo/cododemo/pkg/cmd/doctor"
 	"github.com/cododemo/cododemo/pkg/cmd/env"
+	"github.com/cododemo/cododemo/pkg/cmd/execcmd"
 	"github.com/cododemo/cododemo/pkg/cmd/halt"
 	"github.com/cododemo/cododemo/pkg/cmd/initcmd"
 	"github.com/cododemo/cododemo/pkg/cmd/lock"
 	"github.com/cododemo/cododemo/pkg/cmd/logs"
 	"github.com/cododemo/cododemo/pkg/cmd/reload"
 	"github.com/cododemo/cododemo/pkg/cmd/render"
+	"github.com/cododemo/cododemo/pkg/cmd/sshcmd"
 	"github.com/cododemo/cododemo/pkg/cmd/status"
 	"github.com/cododemo/cododemo/pkg/cmd/up"
 	"github.com/cododemo/cododemo/pkg/cmd/verify"
@@ -50,6 +52,8 @@ units, Docker on every node.`,
 			return verify.Lab(ctx, f, lab, wait)
 		}),
 		verify.NewCmdVerify(f),
+		sshcmd.NewCmdSSH(f),
+		execcmd.NewCmdExec(f),
 		status.NewCmdStatus(f),
 		halt.NewCmdHalt(f),
 		reload.NewCmdReload(f),

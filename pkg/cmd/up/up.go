@@ -24,6 +24,7 @@ import (
 	"github.com/cododemo/cododemo/pkg/nodeout"
 	"github.com/cododemo/cododemo/pkg/plan"
 	"github.com/cododemo/cododemo/pkg/render"
+	"github.com/cododemo/cododemo/pkg/sshx"
 	"github.com/cododemo/cododemo/pkg/vagrant"
 )
 
@@ -196,6 +197,11 @@ func Run(ctx context.Context, f *cmdutil.Factory, o *Options, lab *cmdutil.Lab) 
 	set := nodeout.New(errOut, names, nodeout.Options{Live: f.IO.ErrTTY, Log: logFile})
 	set.Start(time.Second)
 	drv := vagrant.New(f.Runner, lab.State.Path, lab.Lab.Provider, f.Getenv)
+	fresh, err := notCreated(ctx, drv, names)
+	if err != nil {
+		_ = set.Close()
+		return err
+	}
 	upErr := drv.Up(ctx, vagrant.UpOptions{Names: names, Provider: lab.Lab.Provider, Serial: o.Serial,
 		Out: set.Output(), OnPhase: set.SetPhase})
 	_ = set.Close()
@@ -205,7 +211,7 @@ func Run(ctx context.Context, f *cmdutil.Factory, o *Options, lab *cmdutil.Lab) 
 	}
 
 	// 7. Inventory of what runs, host keys, verify.
-	invErr := writeInventory(ctx, drv, lab)
+	invErr := writeInventory(ctx, drv, lab, fresh)
 	stopServing()
 	if upErr != nil {
 		return fmt.Errorf("%w\nthe nodes that came up are kept; fix the cause and run `cododemo up` again to bring up only what is missing", upErr)
@@ -280,9 +286,26 @@ func startServing(ctx context.Context, srv *firstboot.Server, addr netip.AddrPor
 	return nil
 }
 
+// notCreated lists the named machines Vagrant has not created yet.
+func notCreated(ctx context.Context, drv *vagrant.Driver, names []string) (map[string]bool, error) {
+	ms, err := drv.Status(ctx, names...)
+	if err != nil {
+		return nil, fmt.Errorf("vagrant status: %w", err)
+	}
+	out := map[string]bool{}
+	for _, m := range ms {
+		if m.State == vagrant.StateNotCreated {
+			out[m.Name] = true
+		}
+	}
+	return out, nil
+}
+
 // writeInventory records how to reach every node that runs: SSH endpoints
-// from `vagrant ssh-config`, addresses from the plan.
-func writeInventory(ctx context.Context, drv *vagrant.Driver, lab *cmdutil.Lab) error {
+// from `vagrant ssh-config`, addresses from the plan. A node created by
+// this run is a new machine with a new host key: its old pin is dropped so
+// the next contact pins the new one instead of failing as a changed key.
+func writeInventory(ctx context.Context, drv *vagrant.Driver, lab *cmdutil.Lab, fresh map[string]bool) error {
 	cfgs, err := drv.SSHConfig(ctx)
 	if err != nil && len(cfgs) == 0 {
 		return fmt.Errorf("inventory: %w", err)
@@ -308,6 +331,14 @@ func writeInventory(ctx context.Context, drv *vagrant.Driver, lab *cmdutil.Lab) 
 	if err != nil {
 		return fmt.Errorf("inventory: %w", err)
 	}
+	kh := sshx.NewKnownHosts(lab.State.Join(labstate.KnownHostsFile))
+	for _, n := range inv.Nodes {
+		if fresh[n.Name] {
+			if err := kh.Forget(n.SSH.Addr()); err != nil {
+				return fmt.Errorf("%s: forget the old host key: %w", n.Name, err)
+			}
+		}
+	}
 	return inventory.Write(path, inv)
 }
 
@@ -326,4 +357,3 @@ func firstNonEmpty(a ...string) string {
 	}
 	return ""
 }
-
