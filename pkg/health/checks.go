@@ -252,7 +252,7 @@ func (r *run) checkEtcdMembers(ctx context.Context, s Session) Verdict {
 		case slices.Contains(have, m.Name):
 			problems = append(problems, fmt.Sprintf("member name %s used twice", m.Name))
 		default:
-			have = append(have, fmt.Sprintf("%s", m.Name))
+			have = append(have, m.Name)
 		}
 		if m.IsLearner {
 			problems = append(problems, fmt.Sprintf("member %s (%x) is still a learner", m.Name, m.ID))

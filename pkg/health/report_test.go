@@ -171,7 +171,7 @@ func TestWaitGivesUpAtDeadline(t *testing.T) {
 	calls = 0
 	r = Wait(context.Background(), func(context.Context) *Report { calls++; return &Report{Verdicts: []Verdict{{Status: Fail}}} },
 		WaitOptions{Deadline: time.Hour, MaxAttempts: 5, Sleep: func(context.Context, time.Duration) bool { return true }})
-	if calls != 5 {
-		t.Errorf("MaxAttempts: %d calls", calls)
+	if calls != 5 || r.Attempts != 5 || r.Healthy() {
+		t.Errorf("MaxAttempts: %d calls, %d attempts", calls, r.Attempts)
 	}
 }

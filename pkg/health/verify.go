@@ -149,8 +149,6 @@ func (r *run) timedBase(ctx context.Context, node, check string, timeout, base t
 	r.add(v)
 }
 
-func skip(reason string) Verdict { return Verdict{Status: Skip, Message: reason} }
-
 func (r *run) connect(ctx context.Context, st *nodeState) {
 	defer close(st.ready)
 	t0 := r.v.Opts.Now()

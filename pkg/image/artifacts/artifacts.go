@@ -52,7 +52,7 @@ func Fleet(version, arch string) (Pin, error) {
 	}, nil
 }
 
-// URL returns where to fetch p: the mirror when one is set.
+// Source returns where to fetch p: the mirror when one is set.
 func (p Pin) Source(mirror string) string {
 	if mirror != "" {
 		return strings.TrimRight(mirror, "/") + "/" + p.MirrorPath
