@@ -1,10 +1,9 @@
-// Package app builds the command tree and turns errors into exit codes; it
-// is the only place that knows about both.
+// Package app builds the command tree and runs it; cmdutil.ExitCode turns
+// what a command returns into the exit code.
 package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -34,23 +33,5 @@ func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {
 	root := NewCmdRoot(f)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
-	return exitCode(ctx, f, err)
-}
-
-func exitCode(ctx context.Context, f *cmdutil.Factory, err error) int {
-	if err == nil {
-		return cmdutil.ExitOK
-	}
-	var silent *cmdutil.SilentError
-	if errors.As(err, &silent) {
-		return silent.Code
-	}
-	fmt.Fprintln(f.IO.ErrOut, "Error:", err)
-	switch {
-	case ctx.Err() != nil || errors.Is(err, context.Canceled):
-		return cmdutil.ExitCancelled
-	case cmdutil.IsUsage(err):
-		return cmdutil.ExitUsage
-	}
-	return cmdutil.ExitFailure
+	return cmdutil.ExitCode(ctx, f.IO.ErrOut, err)
 }

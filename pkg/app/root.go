@@ -36,14 +36,11 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 CoreOS-family lab (Flatcar Container Linux, or legacy CoreOS boxes) on a
 laptop with Vagrant: etcd clustered across the nodes, fleet scheduling
 units, Docker on every node.`,
-		SilenceUsage:  true,
-		SilenceErrors: true,
 	}
 	root.SetIn(f.IO.In)
 	root.SetOut(f.IO.Out)
 	root.SetErr(f.IO.ErrOut)
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return cmdutil.Usage(err) })
-	cmdutil.AddGlobalFlags(root)
+	cmdutil.ConfigureRoot(root)
 
 	root.AddCommand(
 		initcmd.NewCmdInit(f),

@@ -16,6 +16,7 @@ import (
 	"github.com/cododemo/cododemo/pkg/config"
 	"github.com/cododemo/cododemo/pkg/image"
 	"github.com/cododemo/cododemo/pkg/image/cache"
+	"github.com/cododemo/cododemo/pkg/image/download"
 	"github.com/cododemo/cododemo/pkg/image/release"
 	"github.com/cododemo/cododemo/pkg/image/vagrantbox"
 )
@@ -210,7 +211,7 @@ func runList(w io.Writer, svc *image.Service, out cmdutil.Output) error {
 		if e.Kind == cache.KindCatalog {
 			name = fmt.Sprintf("%s (%s/%s)", e.Name, e.Channel, e.Arch)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Kind, name, e.Version, e.Provider, imagecmd.Human(e.Size), imagecmd.Short(e.SHA256), v)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Kind, name, e.Version, e.Provider, download.Human(e.Size), imagecmd.Short(e.SHA256), v)
 	}
 	return tw.Flush()
 }
@@ -294,7 +295,7 @@ func runPrune(w io.Writer, env *imagecmd.Env, o *PruneOptions) error {
 	for _, r := range res.Refs {
 		fmt.Fprintf(w, "%s %s %s %s %s\n", verb, r.Kind, r.Name, r.Version, r.Provider)
 	}
-	fmt.Fprintf(w, "%s %d files, %s\n", verb, len(res.Blobs), imagecmd.Human(res.Bytes))
+	fmt.Fprintf(w, "%s %d files, %s\n", verb, len(res.Blobs), download.Human(res.Bytes))
 	return nil
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/cododemo/cododemo/pkg/fsutil"
 	"github.com/cododemo/cododemo/pkg/image"
 	imgbundle "github.com/cododemo/cododemo/pkg/image/bundle"
+	"github.com/cododemo/cododemo/pkg/image/download"
 )
 
 // NewCmdBundle builds `cododemo bundle`.
@@ -80,7 +81,7 @@ func runPack(f *cmdutil.Factory, env *imagecmd.Env, o *PackOptions) error {
 	for _, fl := range m.Files {
 		total += fl.Size
 	}
-	fmt.Fprintf(f.IO.Out, "packed %d files (%s) into %s\n", len(m.Files), imagecmd.Human(total), dir)
+	fmt.Fprintf(f.IO.Out, "packed %d files (%s) into %s\n", len(m.Files), download.Human(total), dir)
 	return nil
 }
 
@@ -129,7 +130,7 @@ func runImport(ctx context.Context, f *cmdutil.Factory, env *imagecmd.Env, o *Im
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(f.IO.Out, "verified and imported %d files (%s) into %s\n", imp.Files, imagecmd.Human(imp.Bytes), svc.Cache.Dir)
+	fmt.Fprintf(f.IO.Out, "verified and imported %d files (%s) into %s\n", imp.Files, download.Human(imp.Bytes), svc.Cache.Dir)
 	lock := imp.Lock
 	switch {
 	case env.Lock == nil:

@@ -35,9 +35,8 @@ func (c *cli) run(t *testing.T, args ...string) (string, string, error) {
 		WorkDir: c.dir,
 		Version: "test",
 	}
-	root := &cobra.Command{Use: "cododemo", SilenceUsage: true, SilenceErrors: true}
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return cmdutil.Usage(err) })
-	cmdutil.AddGlobalFlags(root)
+	root := &cobra.Command{Use: "cododemo"}
+	cmdutil.ConfigureRoot(root)
 	root.AddCommand(box.NewCmdBox(f), lock.NewCmdLock(f), NewCmdBundle(f))
 	root.SetArgs(args)
 	root.SetOut(&out)

@@ -2,7 +2,6 @@ package doctor
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"testing"
@@ -31,22 +30,10 @@ func cliMain(args []string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	root := &cobra.Command{Use: "cododemo", SilenceUsage: true, SilenceErrors: true}
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return cmdutil.Usage(err) })
-	cmdutil.AddGlobalFlags(root)
+	root := &cobra.Command{Use: "cododemo"}
+	cmdutil.ConfigureRoot(root)
 	root.AddCommand(NewCmdDoctor(f))
 	root.SetArgs(args)
-	err = root.ExecuteContext(context.Background())
-	var silent *cmdutil.SilentError
-	switch {
-	case err == nil:
-		return 0
-	case errors.As(err, &silent):
-		return silent.Code
-	}
-	fmt.Fprintln(os.Stderr, "Error:", err)
-	if cmdutil.IsUsage(err) {
-		return 2
-	}
-	return 1
+	ctx := context.Background()
+	return cmdutil.ExitCode(ctx, os.Stderr, root.ExecuteContext(ctx))
 }

@@ -1,48 +1,24 @@
 package execcmd
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/spf13/cobra"
-
 	"github.com/cododemo/cododemo/pkg/cmdutil"
+	"github.com/cododemo/cododemo/pkg/cmdutil/cmdtest"
 	"github.com/cododemo/cododemo/pkg/testnodes"
 )
 
 func runCLI(t *testing.T, dir string, args ...string) (int, string, string) {
 	t.Helper()
-	var out, errOut bytes.Buffer
-	f := &cmdutil.Factory{
-		IO:      &cmdutil.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut},
-		Getenv:  func(k string) string { return map[string]string{"HOME": dir}[k] },
-		WorkDir: dir,
-	}
-	root := &cobra.Command{Use: "cododemo", SilenceUsage: true, SilenceErrors: true}
-	root.SetOut(&out)
-	root.SetErr(&errOut)
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return cmdutil.Usage(err) })
-	cmdutil.AddGlobalFlags(root)
-	root.AddCommand(NewCmdExec(f))
-	root.SetArgs(append([]string{"exec"}, args...))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	err := root.ExecuteContext(ctx)
-	var silent *cmdutil.SilentError
-	switch {
-	case err == nil:
-		return 0, out.String(), errOut.String()
-	case errors.As(err, &silent):
-		return silent.Code, out.String(), errOut.String()
-	case cmdutil.IsUsage(err):
-		return 2, out.String(), errOut.String() + "Error: " + err.Error() + "\n"
-	}
-	return 1, out.String(), errOut.String() + "Error: " + err.Error() + "\n"
+	f := cmdutil.Factory{Getenv: func(k string) string { return map[string]string{"HOME": dir}[k] }, WorkDir: dir}
+	r := cmdtest.Run(ctx, f, append([]string{"exec"}, args...), NewCmdExec)
+	return r.Code, r.Stdout, r.Stderr
 }
 
 // sorted returns the lines of s sorted: nodes run in parallel, so only

@@ -1,9 +1,7 @@
 package sshcmd
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -11,9 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spf13/cobra"
-
 	"github.com/cododemo/cododemo/pkg/cmdutil"
+	"github.com/cododemo/cododemo/pkg/cmdutil/cmdtest"
 	"github.com/cododemo/cododemo/pkg/inventory"
 	"github.com/cododemo/cododemo/pkg/testnodes"
 )
@@ -27,42 +24,15 @@ type cli struct {
 
 func (c cli) run(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
-	var out, errOut bytes.Buffer
-	in := c.in
-	if in == nil {
-		in = strings.NewReader("")
-	}
-	f := &cmdutil.Factory{
-		IO:      &cmdutil.IOStreams{In: in, Out: &out, ErrOut: &errOut},
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	f := cmdutil.Factory{
+		IO:      &cmdutil.IOStreams{In: c.in},
 		Getenv:  func(k string) string { return map[string]string{"HOME": c.dir, "TERM": "vt100"}[k] },
 		WorkDir: c.dir,
 	}
-	root := &cobra.Command{Use: "cododemo", SilenceUsage: true, SilenceErrors: true}
-	root.SetOut(&out)
-	root.SetErr(&errOut)
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return cmdutil.Usage(err) })
-	cmdutil.AddGlobalFlags(root)
-	root.AddCommand(NewCmdSSH(f))
-	root.SetArgs(append([]string{"ssh"}, args...))
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	err := root.ExecuteContext(ctx)
-	return exitCode(err, &errOut), out.String(), errOut.String()
-}
-
-func exitCode(err error, errOut *bytes.Buffer) int {
-	var silent *cmdutil.SilentError
-	switch {
-	case err == nil:
-		return 0
-	case errors.As(err, &silent):
-		return silent.Code
-	case cmdutil.IsUsage(err):
-		errOut.WriteString("Error: " + err.Error() + "\n")
-		return 2
-	}
-	errOut.WriteString("Error: " + err.Error() + "\n")
-	return 1
+	r := cmdtest.Run(ctx, f, append([]string{"ssh"}, args...), NewCmdSSH)
+	return r.Code, r.Stdout, r.Stderr
 }
 
 func TestSSHCommandAgainstRealSSHD(t *testing.T) {

@@ -1,18 +1,15 @@
 package verify
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/spf13/cobra"
-
 	"github.com/cododemo/cododemo/pkg/cmdutil"
+	"github.com/cododemo/cododemo/pkg/cmdutil/cmdtest"
 	"github.com/cododemo/cododemo/pkg/health"
 	"github.com/cododemo/cododemo/pkg/testnodes"
 )
@@ -21,36 +18,11 @@ import (
 // it, and returns the exit code and the streams.
 func runCLI(t *testing.T, dir string, args ...string) (int, string, string) {
 	t.Helper()
-	var out, errOut bytes.Buffer
-	f := &cmdutil.Factory{
-		IO:      &cmdutil.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut},
-		Getenv:  func(k string) string { return map[string]string{"HOME": dir}[k] },
-		WorkDir: dir,
-	}
-	root := &cobra.Command{Use: "cododemo", SilenceUsage: true, SilenceErrors: true}
-	root.SetOut(&out)
-	root.SetErr(&errOut)
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return cmdutil.Usage(err) })
-	cmdutil.AddGlobalFlags(root)
-	root.AddCommand(NewCmdVerify(f))
-	root.SetArgs(append([]string{"verify"}, args...))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	err := root.ExecuteContext(ctx)
-	code := 0
-	var silent *cmdutil.SilentError
-	switch {
-	case err == nil:
-	case errors.As(err, &silent):
-		code = silent.Code
-	case cmdutil.IsUsage(err):
-		code = 2
-		errOut.WriteString("Error: " + err.Error() + "\n")
-	default:
-		code = 1
-		errOut.WriteString("Error: " + err.Error() + "\n")
-	}
-	return code, out.String(), errOut.String()
+	f := cmdutil.Factory{Getenv: func(k string) string { return map[string]string{"HOME": dir}[k] }, WorkDir: dir}
+	r := cmdtest.Run(ctx, f, append([]string{"verify"}, args...), NewCmdVerify)
+	return r.Code, r.Stdout, r.Stderr
 }
 
 func verifyJSON(t *testing.T, c *testnodes.Cluster, extra ...string) (int, health.JSONReport) {

@@ -65,8 +65,8 @@ func TestFetchFromFileURLAndOffline(t *testing.T) {
 
 func TestHuman(t *testing.T) {
 	for n, want := range map[int64]string{10: "10 B", 2048: "2.0 KiB", 5 << 20: "5.0 MiB"} {
-		if got := human(n); got != want {
-			t.Errorf("human(%d) = %s", n, got)
+		if got := Human(n); got != want {
+			t.Errorf("Human(%d) = %s", n, got)
 		}
 	}
 }

@@ -43,10 +43,10 @@ func (b *bar) draw() {
 		const width = 24
 		fill := int(frac * width)
 		fmt.Fprintf(b.w, "\r%s [%s%s] %3.0f%% %s/%s %s/s ", b.name, strings.Repeat("=", fill), strings.Repeat(" ", width-fill),
-			frac*100, human(b.current), human(b.total), human(int64(rate)))
+			frac*100, Human(b.current), Human(b.total), Human(int64(rate)))
 		return
 	}
-	fmt.Fprintf(b.w, "\r%s %s %s/s ", b.name, human(b.current), human(int64(rate)))
+	fmt.Fprintf(b.w, "\r%s %s %s/s ", b.name, Human(b.current), Human(int64(rate)))
 }
 
 func (b *bar) done() {
@@ -54,7 +54,8 @@ func (b *bar) done() {
 	fmt.Fprintln(b.w)
 }
 
-func human(n int64) string {
+// Human formats a byte count in IEC units (1.5 MiB).
+func Human(n int64) string {
 	const unit = 1024
 	if n < unit {
 		return fmt.Sprintf("%d B", n)
