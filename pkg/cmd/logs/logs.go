@@ -19,6 +19,9 @@ import (
 	"github.com/cododemo/cododemo/pkg/cmd/halt"
 	"github.com/cododemo/cododemo/pkg/cmdutil"
 	"github.com/cododemo/cododemo/pkg/fsutil"
+	"github.com/cododemo/cododemo/pkg/inventory"
+	"github.com/cododemo/cododemo/pkg/labstate"
+	"github.com/cododemo/cododemo/pkg/sshx"
 	"github.com/cododemo/cododemo/pkg/vagrant"
 )
 
@@ -31,6 +34,9 @@ type Options struct {
 	Node     string // "" for all
 	Out      string
 	Now      func() time.Time
+	// Collector gathers journals over SSH; nil when the lab has no
+	// inventory yet (never started).
+	Collector *NodeCollector
 }
 
 // NewCmdLogs builds `cododemo logs`.
@@ -38,7 +44,7 @@ func NewCmdLogs(f *cmdutil.Factory) *cobra.Command {
 	o := &Options{IO: f.IO, Now: time.Now}
 	cmd := &cobra.Command{
 		Use:   "logs [NODE]",
-		Short: "Bundle the vagrant logs, status and rendered config into one file to share",
+		Short: "Bundle journals, failed units, rendered config and vagrant logs into one file to share",
 		Example: `  cododemo logs
   cododemo logs core-02 --out core-02-logs.tar.gz`,
 		Args: cobra.MaximumNArgs(1),
@@ -54,6 +60,13 @@ func NewCmdLogs(f *cmdutil.Factory) *cobra.Command {
 			}
 			if !filepath.IsAbs(o.Out) {
 				o.Out = filepath.Join(f.WorkDir, o.Out)
+			}
+			if inv, err := inventory.Load(lab.State.Join(labstate.InventoryFile), f.Getenv); err == nil {
+				o.Collector = &NodeCollector{Inv: inv, Timeout: 20 * time.Second, Config: sshx.Config{
+					AgentSocket: f.Getenv("SSH_AUTH_SOCK"),
+					HostKeys:    sshx.NewKnownHosts(lab.State.Join(labstate.KnownHostsFile)),
+					Timeout:     10 * time.Second,
+				}}
 			}
 			return Run(cmd.Context(), o)
 		},
@@ -112,6 +125,12 @@ func Run(ctx context.Context, o *Options) error {
 			out = append(out, []byte("\nerror: "+err.Error()+"\n")...)
 		}
 		files["vagrant-status.txt"] = out
+	}
+	if o.Collector != nil {
+		want := func(n string) bool { return o.Node == "" || n == o.Node }
+		for name, b := range o.Collector.Collect(ctx, want) {
+			files[name] = b
+		}
 	}
 	if v, err := o.Driver.Version(ctx); err == nil {
 		files["vagrant-version.txt"] = []byte(v.Raw + "\n")
