@@ -26,9 +26,14 @@ fmt:
 update-golden:
 	$(GO) test ./pkg/render -update
 
-# Figures the issues ask for, printed.
+# Figures the issues ask for, printed (each script says what it measures).
 bench:
 	bash scripts/bench-render.sh
+	bash scripts/bench-verify.sh
+	bash scripts/bench-ssh.sh
+	sh scripts/bench-download.sh
+	sh scripts/bench-doctor.sh
+	$(GO) test -run '^$$' -bench StatusOverhead -benchtime 9x ./pkg/cmd/status
 
 # A short run of every fuzz target (the seeds run in `make test` anyway).
 fuzz:

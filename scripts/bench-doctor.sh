@@ -1,21 +1,13 @@
 #!/bin/sh
 # Times `cododemo doctor` as a user runs it: a fresh process each run, every
 # probe real. Prints each run and the median, per provider.
-# Usage: testdata/doctor/bench.sh [runs]   (from the repository root)
+# Usage: scripts/bench-doctor.sh [runs]   (from the repository root)
 set -eu
 runs=${1:-7}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-# The real binary once doctor is registered in pkg/app; until then the test
-# binary, which acts as the CLI when CODODEMO_DOCTOR_TEST_MAIN=1.
 go build -o "$tmp/cododemo" ./cmd/cododemo
-if "$tmp/cododemo" doctor --help >/dev/null 2>&1; then
-	bin="$tmp/cododemo"
-else
-	go test -c -o "$tmp/doctor.test" ./pkg/cmd/doctor
-	bin="$tmp/doctor.test"
-	export CODODEMO_DOCTOR_TEST_MAIN=1
-fi
+bin="$tmp/cododemo"
 mkdir "$tmp/lab" "$tmp/vagrant.d"
 export VAGRANT_HOME="$tmp/vagrant.d"
 cd "$tmp/lab"
