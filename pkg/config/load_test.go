@@ -217,3 +217,31 @@ func FuzzLoad(f *testing.F) {
 		}
 	})
 }
+
+func TestLockComplete(t *testing.T) {
+	lab := Default()
+	full := &Lock{OS: OSRelease{Version: "1.2.3", Box: Box{SHA256: "ab"}}, Artifacts: map[string]Artifact{"fleet": {SHA256: "cd"}}}
+	noFleet := &Lock{OS: full.OS}
+	cases := []struct {
+		name string
+		edit func(*Lab)
+		lock *Lock
+		want bool
+	}{
+		{"default needs a lock", func(*Lab) {}, nil, false},
+		{"default complete", func(*Lab) {}, full, true},
+		{"fleet unpinned", func(*Lab) {}, noFleet, false},
+		{"fleet off", func(l *Lab) { l.Fleet.Enabled = false }, noFleet, true},
+		{"own box, fleet off: nothing to pin", func(l *Lab) { l.Box.Name = "mine"; l.Fleet.Enabled = false }, nil, true},
+		{"own box, fleet on", func(l *Lab) { l.Box.Name = "mine" }, nil, false},
+		{"own box, fleet pinned", func(l *Lab) { l.Box.Name = "mine" }, &Lock{Artifacts: full.Artifacts}, true},
+		{"coreos: fleet is in the box", func(l *Lab) { l.Distro, l.Box.Name = "coreos", "coreos-stable" }, nil, true},
+	}
+	for _, c := range cases {
+		l := lab
+		c.edit(&l)
+		if got := c.lock.Complete(l); got != c.want {
+			t.Errorf("%s: Complete = %v, want %v", c.name, got, c.want)
+		}
+	}
+}

@@ -65,6 +65,18 @@ func (l *Lock) Resolved() bool {
 	return l != nil && l.OS.Version != "" && l.OS.Box.SHA256 != ""
 }
 
+// Complete says whether the lock pins everything lab needs: the OS release
+// and box (unless the lab brings its own box) and fleet when it runs.
+// A lab that needs nothing pinned is complete without a lock.
+func (l *Lock) Complete(lab Lab) bool {
+	needOS := lab.Box.Name == ""
+	needFleet := lab.Fleet.Enabled && lab.Distro == "flatcar"
+	if l == nil {
+		return !needOS && !needFleet
+	}
+	return (!needOS || l.Resolved()) && (!needFleet || l.Artifacts["fleet"].SHA256 != "")
+}
+
 // Matches says whether the lock was made for this lab's distro, channel
 // and arch (and version, when the lab names an exact one).
 func (l *Lock) Matches(lab Lab) error {

@@ -18,24 +18,28 @@ func IsRemoteTemplates(src string) bool {
 
 // Lock resolves everything lab needs into a new lock. prev (may be nil)
 // keeps trust-on-first-use pins stable: an artifact cododemo has no
-// upstream hash for keeps the hash the previous lock recorded.
+// upstream hash for keeps the hash the previous lock recorded. A lab on a
+// box of its own (box.name) resolves no OS release: its lock pins only the
+// artifacts and templates.
 func (s *Service) Lock(ctx context.Context, lab config.Lab, prev *config.Lock) (*config.Lock, []string, error) {
 	if lab.Distro != "flatcar" {
 		return nil, nil, fmt.Errorf("distro %s: nothing to resolve (its release servers are gone); lock pins Flatcar labs", lab.Distro)
-	}
-	rel, err := s.ResolveOS(ctx, lab.Channel, lab.Arch, lab.Version, lab.Provider)
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := s.remember(rel); err != nil {
-		return nil, nil, err
 	}
 	l := &config.Lock{
 		Version: config.LockVersion,
 		Distro:  lab.Distro,
 		Channel: lab.Channel,
 		Arch:    lab.Arch,
-		OS:      config.OSRelease{Version: rel.Version, Box: rel.Box},
+	}
+	if lab.Box.Name == "" {
+		rel, err := s.ResolveOS(ctx, lab.Channel, lab.Arch, lab.Version, lab.Provider)
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := s.remember(rel); err != nil {
+			return nil, nil, err
+		}
+		l.OS = config.OSRelease{Version: rel.Version, Box: rel.Box}
 	}
 	var warnings []string
 	if lab.Fleet.Enabled {

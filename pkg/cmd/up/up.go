@@ -113,16 +113,22 @@ func Run(ctx context.Context, f *cmdutil.Factory, o *Options, lab *cmdutil.Lab) 
 		}
 	}
 
-	// 2-3. Lock, box and artifacts, for labs that use the channel's box.
+	// 2-3. Lock, box and artifacts. Legacy CoreOS boxes live only in
+	// Vagrant's cache: nothing to resolve. A lab on its own box (box.name)
+	// still gets its artifacts (fleet) pinned and served.
 	var artifacts []image.Artifact
-	if lab.Lab.Distro == "flatcar" && lab.Lab.Box.Name == "" {
+	if lab.Lab.Distro == "flatcar" {
 		svc, err := image.New(image.Options{Mirror: firstNonEmpty(o.Mirror, lab.Lab.Mirror), Offline: o.Offline,
 			Runner: f.Runner, Getenv: f.Getenv, Log: errOut, Progress: progress(f)})
 		if err != nil {
 			return err
 		}
-		if !lab.Lock.Resolved() {
-			step("lock: resolving flatcar %s %s", lab.Lab.Channel, lab.Lab.Version)
+		if !lab.Lock.Complete(lab.Lab) {
+			if lab.Lab.Box.Name == "" {
+				step("lock: resolving flatcar %s %s", lab.Lab.Channel, lab.Lab.Version)
+			} else {
+				step("lock: pinning the artifacts nodes install (box %s is the lab's own)", lab.Lab.Box.Name)
+			}
 			lock, warnings, err := svc.Lock(ctx, lab.Lab, lab.Lock)
 			if err != nil {
 				return fmt.Errorf("lock: %w", err)
@@ -133,19 +139,21 @@ func Run(ctx context.Context, f *cmdutil.Factory, o *Options, lab *cmdutil.Lab) 
 			if err := config.WriteLock(lab.LockPath(), lock); err != nil {
 				return err
 			}
-			fmt.Fprintf(errOut, "wrote %s (flatcar %s %s): commit it so every laptop gets the same lab\n", lab.LockPath(), lock.Channel, lock.OS.Version)
+			fmt.Fprintf(errOut, "wrote %s: commit it so every laptop gets the same lab\n", lab.LockPath())
 			lab.Lock = lock
 			if lab.Plan, err = plan.New(lab.Lab, lock, lab.Plan.Secrets); err != nil {
 				return err
 			}
 		}
-		step("box %s %s", lab.Lock.OS.Box.Name, lab.Lock.OS.Version)
-		b, err := svc.EnsureBox(ctx, lab.Lab, lab.Lock)
-		if err != nil {
-			return fmt.Errorf("box: %w", err)
-		}
-		if _, err := svc.AddToVagrant(ctx, b); err != nil {
-			return fmt.Errorf("box: %w", err)
+		if lab.Lab.Box.Name == "" {
+			step("box %s %s", lab.Lock.OS.Box.Name, lab.Lock.OS.Version)
+			b, err := svc.EnsureBox(ctx, lab.Lab, lab.Lock)
+			if err != nil {
+				return fmt.Errorf("box: %w", err)
+			}
+			if _, err := svc.AddToVagrant(ctx, b); err != nil {
+				return fmt.Errorf("box: %w", err)
+			}
 		}
 		if artifacts, err = svc.EnsureArtifacts(ctx, lab.Lab, lab.Lock); err != nil {
 			return fmt.Errorf("artifacts: %w", err)
@@ -246,9 +254,6 @@ func servedFiles(lab *cmdutil.Lab, res *render.Result, arts []image.Artifact) ([
 			}
 		}
 		if found == nil {
-			if lab.Lab.Box.Name != "" || lab.Lab.Distro != "flatcar" {
-				continue // a custom box provides its own
-			}
 			return nil, fmt.Errorf("artifact %s is not in the cache: run `cododemo lock` and `cododemo box fetch`", pa.Name)
 		}
 		if pa.SHA256 == "" || pa.SHA256 != found.SHA256 {

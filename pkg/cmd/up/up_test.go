@@ -3,18 +3,24 @@ package up_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/cododemo/cododemo/pkg/app"
 	"github.com/cododemo/cododemo/pkg/cmd/up"
 	"github.com/cododemo/cododemo/pkg/cmdutil"
+	"github.com/cododemo/cododemo/pkg/config"
 	"github.com/cododemo/cododemo/pkg/exec"
 	"github.com/cododemo/cododemo/pkg/inventory"
 	"github.com/cododemo/cododemo/pkg/testnodes"
@@ -56,6 +62,11 @@ up)
   curl -fsS -o "$st/$n.fetched" "$src" || { log "fetch failed $n"; exit 1; }
   got=$(sha256sum "$st/$n.fetched" | cut -d' ' -f1)
   [ "$got" = "$want" ] && log "fetched $n ok" || log "fetched $n BAD HASH"
+  # Ignition then fetches the files the full config names (fleet).
+  for a in $(grep -o 'http://10.0.2.2:[0-9]*/artifacts/[^"]*' "$st/$n.fetched" | sort -u); do
+    curl -fsS -o "$st/$n.artifact" "http://127.0.0.1:${a#http://10.0.2.2:}" || { log "artifact failed $n"; exit 1; }
+    log "artifact $n $(sha256sum "$st/$n.artifact" | cut -d' ' -f1)"
+  done
   echo running > "$st/$n"
   echo "$ts,$n,ui,info,==> $n: Machine booted and ready!" ;;
 ssh-config)
@@ -233,6 +244,57 @@ func TestUpKeepsGoodNodesAndResumes(t *testing.T) {
 	}
 	if log := l.fakeLog(t); strings.Count(log, "up ") != 1 || !strings.Contains(log, "up core-02") {
 		t.Fatalf("second up should start only core-02:\n%s", log)
+	}
+}
+
+// A lab on its own box still gets fleet pinned (from the mirror, trust on
+// first use: no upstream hash is known), cached, and served to the nodes
+// by the first-boot server with the pinned hash in their Ignition.
+func TestUpServesArtifactsForCustomBox(t *testing.T) {
+	l := setup(t)
+	fleet := []byte("fleet tarball stand-in")
+	var requests atomic.Int32
+	mirror := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		if r.URL.Path != "/artifacts/fleet-v1.0.0-linux-amd64.tar.gz" {
+			http.NotFound(w, r)
+			return
+		}
+		_, _ = w.Write(fleet)
+	}))
+	t.Cleanup(mirror.Close)
+	t.Setenv("CODODEMO_CACHE_DIR", t.TempDir())
+	cfg, _ := os.ReadFile(filepath.Join(l.dir, "cododemo.yaml"))
+	cfg = bytes.Replace(cfg, []byte("fleet: {enabled: false}"), []byte("mirror: "+mirror.URL), 1)
+	if err := os.WriteFile(filepath.Join(l.dir, "cododemo.yaml"), cfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := l.run(t, "up", "--skip-preflight", "--no-verify")
+	if code != 0 {
+		t.Fatalf("up exit %d\n%s\n%s", code, out, errOut)
+	}
+	lock, err := config.ReadLock(filepath.Join(l.dir, config.LockFile))
+	if err != nil || lock == nil {
+		t.Fatalf("lock: %v %v", lock, err)
+	}
+	sum := sha256.Sum256(fleet)
+	want := hex.EncodeToString(sum[:])
+	if lock.Artifacts["fleet"].SHA256 != want || lock.OS.Version != "" {
+		t.Fatalf("lock %+v", lock)
+	}
+	if !strings.Contains(errOut, "pinned what") || !strings.Contains(errOut, "serving 4 file(s)") {
+		t.Errorf("stderr:\n%s", errOut)
+	}
+	if log := l.fakeLog(t); strings.Count(log, "artifact core-0") != 3 || strings.Count(log, want) != 3 {
+		t.Fatalf("nodes did not all get the pinned fleet:\n%s", log)
+	}
+	// A second up resolves nothing: the cache and the lock have it all.
+	before := requests.Load()
+	if code, _, errOut := l.run(t, "up", "--skip-preflight", "--no-verify"); code != 0 {
+		t.Fatalf("second up: %d\n%s", code, errOut)
+	}
+	if requests.Load() != before {
+		t.Fatalf("second up asked the mirror again (%d requests)", requests.Load()-before)
 	}
 }
 
