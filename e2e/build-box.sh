@@ -134,8 +134,9 @@ uuid=$(blkid -s UUID -o value "$loop")
 mkdir -p "$root"
 mount "$loop" "$root"
 
+# libnss-myhostname resolves the hostname Ignition sets without DNS (sudo looks it up).
 pkgs=(
-	systemd systemd-sysv udev dbus kmod libpam-systemd
+	systemd systemd-sysv udev dbus kmod libpam-systemd libnss-myhostname
 	linux-image-amd64 initramfs-tools
 	openssh-server sudo iproute2 iputils-ping procps less ca-certificates
 	etcd-server etcd-client

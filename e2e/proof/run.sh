@@ -50,6 +50,8 @@ teardown() {
 	if [[ ${KEEP:-0} == 1 && $destroyed == 0 ]]; then
 		echo "KEEP=1: VM left running; state in $state (VAGRANT_CWD=$state VAGRANT_HOME=$VAGRANT_HOME vagrant destroy -f)" >&2
 	elif [[ $destroyed == 0 ]]; then
+		cp "$state/core-01.console.log" "$cache/proof-console.log" 2>/dev/null &&
+			echo "serial console kept in $cache/proof-console.log" >&2
 		vagrant destroy -f >&2 || true
 		rm -rf "$state"
 	fi
@@ -108,26 +110,42 @@ for _ in $(seq 1 30); do
 done
 ((ok)) || { sshv 'systemctl status etcd-member --no-pager; sudo journalctl -u etcd-member --no-pager | tail -n 30' >&2 || true; fail "etcd-member not healthy"; }
 sshv 'etcdctl --endpoints=http://10.231.8.11:2379 member list -w table; ETCDCTL_API=2 etcdctl --endpoints=http://10.231.8.11:2379 cluster-health' >&2
-sshv 'cat /proc/$(systemctl show -p MainPID --value etcd-member)/environ | tr "\0" "\n" | grep ^ETCD_ | sort' >&2
+sshv 'sudo cat /proc/$(systemctl show -p MainPID --value etcd-member)/environ | tr "\0" "\n" | grep ^ETCD_ | sort' >&2
 sshv 'cat /etc/machine-id; ip -br a' >&2
 end
 
 begin fleet
 scp -q -i "$state/id_ed25519" -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=no \
-	-o UserKnownHostsFile=/dev/null "$fleet_tgz" "core@$ip:/tmp/fleet.tar.gz"
-sshv 'sudo mkdir -p /opt && sudo tar -C /opt -xzf /tmp/fleet.tar.gz && ls /opt/fleet-v1.0.0-linux-amd64' >&2
-sshv 'sudo systemd-run --unit=fleet -p Restart=on-failure \
-	-E FLEET_ETCD_SERVERS=http://10.231.8.11:2379 -E FLEET_PUBLIC_IP=10.231.8.11 -E FLEET_METADATA=role=proof \
-	/opt/fleet-v1.0.0-linux-amd64/fleetd' >&2
+	-o UserKnownHostsFile=/dev/null "$fleet_tgz" "$here/fleet.service" "$here/fleet.socket" "$here/hello.service" "core@$ip:/tmp/"
+sshv 'sudo tar -C /opt -xzf /tmp/fleet-v1.0.0-linux-amd64.tar.gz && ls /opt/fleet-v1.0.0-linux-amd64 &&
+	sudo install -m 0644 /tmp/fleet.service /tmp/fleet.socket /etc/systemd/system/ &&
+	sudo systemctl daemon-reload && sudo systemctl enable --now fleet.socket fleet.service' >&2
+# fleetctl through etcd (the way CoreOS-era labs ran it) and through fleetd's
+# own API socket; both must list this machine with its public IP.
+fleetctl=/opt/fleet-v1.0.0-linux-amd64/fleetctl
 ok=0
 for _ in $(seq 1 30); do
-	out=$(sshv '/opt/fleet-v1.0.0-linux-amd64/fleetctl --endpoint=http://10.231.8.11:2379 list-machines --no-legend' 2>&1 || true)
+	out=$(sshv "$fleetctl --driver=etcd --endpoint=http://10.231.8.11:2379 list-machines --full --no-legend" 2>&1 || true)
 	if grep -q '10.231.8.11' <<<"$out"; then ok=1; break; fi
 	sleep 2
 done
-sshv '/opt/fleet-v1.0.0-linux-amd64/fleetctl --endpoint=http://10.231.8.11:2379 list-machines -l' >&2 || true
-((ok)) || { sshv 'sudo journalctl -u fleet --no-pager | tail -n 30' >&2 || true; fail "fleetctl list-machines does not show the machine"; }
+((ok)) || { echo "$out" >&2; sshv 'sudo journalctl -u fleet --no-pager | tail -n 30' >&2 || true; fail "fleetctl list-machines (etcd driver) does not show the machine"; }
+sshv "$fleetctl --driver=etcd --endpoint=http://10.231.8.11:2379 list-machines --full" >&2
+sshv "sudo $fleetctl list-machines --full --no-legend" | grep -q '10.231.8.11' || fail "fleetctl list-machines (API socket) does not show the machine"
 echo "ok: fleetd v1.0.0 registered the machine in etcd's v2 API" >&2
+# fleet notices etcd and its own machine late: retry start, then poll the state
+# (what the removed mantle fleet test did).
+ok=0
+for _ in $(seq 1 20); do
+	sshv "sudo $fleetctl start /tmp/hello.service" >/dev/null 2>&1 || true
+	state_out=$(sshv "sudo $fleetctl list-units --no-legend --fields unit,active,machine --full" 2>&1 || true)
+	if grep -q 'hello.service[[:space:]]*active' <<<"$state_out"; then ok=1; break; fi
+	sleep 3
+done
+echo "$state_out" >&2
+((ok)) || fail "fleet did not start hello.service"
+sshv 'systemctl is-active hello.service && sudo journalctl -u hello.service --no-pager | tail -n 2' >&2
+echo "ok: fleet scheduled hello.service and systemd runs it" >&2
 end
 
 if [[ ${KEEP:-0} == 1 ]]; then exit 0; fi
