@@ -84,7 +84,7 @@ sed "s|@SSH_PUBKEY@|$pub|" "$here/core-01.ign.in" >"$state/core-01.ign"
 chmod 644 "$state/core-01.ign"
 python3 -m json.tool "$state/core-01.ign" >/dev/null
 
-begin vagrant-up; vagrant up --provider=libvirt 2>&1 | quiet_progress >&2; end
+begin vagrant-up; vagrant up --timestamp --provider=libvirt 2>&1 | quiet_progress >&2; end
 
 # SSH ourselves (not `vagrant ssh`, 1-2 s of Ruby each) with the lab key.
 ip=$(vagrant ssh-config core-01 | awk '$1 == "HostName" {print $2}')
