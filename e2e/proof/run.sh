@@ -27,7 +27,13 @@ remove_base_volumes() {
 	done
 }
 # vagrant-libvirt redraws an upload progress line thousands of times: keep logs readable.
-quiet_progress() { tr '\r' '\n' | grep -v '^.\[KProgress:' || true; }
+# Each kept line is stamped with the wall clock, to see where `vagrant up` spends its time.
+quiet_progress() {
+	local line
+	tr '\r' '\n' | grep --line-buffered -v 'Progress: ' | while IFS= read -r line; do
+		printf '%(%T)T %s\n' -1 "$line"
+	done
+}
 
 # The key and the Ignition config live where libvirt's qemu user can read the
 # config (fw_cfg file=): a world-traversable directory outside /root.
@@ -84,7 +90,7 @@ sed "s|@SSH_PUBKEY@|$pub|" "$here/core-01.ign.in" >"$state/core-01.ign"
 chmod 644 "$state/core-01.ign"
 python3 -m json.tool "$state/core-01.ign" >/dev/null
 
-begin vagrant-up; vagrant up --timestamp --provider=libvirt 2>&1 | quiet_progress >&2; end
+begin vagrant-up; vagrant up --provider=libvirt 2>&1 | quiet_progress >&2; end
 
 # SSH ourselves (not `vagrant ssh`, 1-2 s of Ruby each) with the lab key.
 ip=$(vagrant ssh-config core-01 | awk '$1 == "HostName" {print $2}')
