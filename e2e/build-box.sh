@@ -200,7 +200,11 @@ LABEL linux
   APPEND root=UUID=$uuid ro console=tty0 console=ttyS0,115200 net.ifnames=0 biosdevname=0
 EXTLINUX
 extlinux --install "$root/boot/extlinux" >/dev/null 2>&1
+# Blocks freed during the build (package archives, logs) still hold data;
+# trimming punches holes in the raw file so qemu-img leaves them out of the
+# box (which vagrant-libvirt uploads on every first `up`).
 sync
+fstrim "$root" || log "fstrim failed: the box will be larger than needed"
 umount -R "$root"
 losetup -d "$loop"
 loop=""

@@ -30,7 +30,7 @@ remove_base_volumes() {
 # Each kept line is stamped with the wall clock, to see where `vagrant up` spends its time.
 quiet_progress() {
 	local line
-	tr '\r' '\n' | grep --line-buffered -v 'Progress: ' | while IFS= read -r line; do
+	stdbuf -oL tr '\r' '\n' | grep --line-buffered -v 'Progress: ' | while IFS= read -r line; do
 		printf '%(%T)T %s\n' -1 "$line"
 	done
 }
