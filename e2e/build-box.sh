@@ -217,7 +217,10 @@ dd if=/usr/lib/syslinux/mbr/mbr.bin of="$raw" bs=440 count=1 conv=notrunc status
 log "converting to qcow2"
 stage="$work/box"
 mkdir -p "$stage"
-qemu-img convert -O qcow2 "$raw" "$stage/box.img"
+# Compressed: vagrant-libvirt streams the whole file into the storage pool on
+# the first `up` of a box (about 11 MB/s here), so bytes saved once at build
+# time are saved on every fresh pool.
+qemu-img convert -c -O qcow2 "$raw" "$stage/box.img"
 rm -f "$raw"
 printf '{"provider":"libvirt","format":"qcow2","virtual_size":%d}\n' "$size_gb" >"$stage/metadata.json"
 cp "$here/box/Vagrantfile" "$stage/Vagrantfile"
