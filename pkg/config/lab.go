@@ -83,8 +83,11 @@ type Fleet struct {
 	Version string `yaml:"version" mapstructure:"version"`
 }
 
-// Docker configures the Docker daemon's TCP socket.
+// Docker says whether the lab uses Docker and configures its TCP socket.
 type Docker struct {
+	// Enabled: every node runs Docker (Flatcar always does) and verify
+	// checks it. Off for a custom box without Docker.
+	Enabled bool `yaml:"enabled" mapstructure:"enabled"`
 	// TCP exposes the API unauthenticated on the private address only.
 	TCP  bool `yaml:"tcp" mapstructure:"tcp"`
 	Port int  `yaml:"port" mapstructure:"port"`
@@ -161,7 +164,7 @@ func Default() Lab {
 		Network:  Network{CIDR: "192.168.56.0/24", FirstHost: 101},
 		Etcd:     Etcd{Enabled: true, ClientPort: 2379, PeerPort: 2380, ImageTag: "v3.5.21"},
 		Fleet:    Fleet{Enabled: true, Version: "v1.0.0"},
-		Docker:   Docker{TCP: false, Port: 2375},
+		Docker:   Docker{Enabled: true, TCP: false, Port: 2375},
 		FirstBoot: FirstBoot{
 			Port: 8765,
 		},

@@ -142,6 +142,9 @@ func Validate(l Lab) []Problem {
 		bad("fleet.version", "%q: only v1.0.0, fleet's last release, is supported", l.Fleet.Version)
 	}
 	port("docker.port", l.Docker.Port)
+	if l.Docker.TCP && !l.Docker.Enabled {
+		bad("docker.tcp", "needs docker.enabled")
+	}
 	if l.FirstBoot.Port < 1024 || l.FirstBoot.Port > 65535 {
 		bad("first_boot.port", "%d is outside 1024..65535 (the server runs unprivileged)", l.FirstBoot.Port)
 	}

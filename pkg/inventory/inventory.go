@@ -386,7 +386,9 @@ func FromPlan(p *plan.Plan, ssh map[string]Endpoint) (*Inventory, error) {
 	if p.Lab.Fleet.Enabled {
 		inv.Services = append(inv.Services, ServiceFleet)
 	}
-	inv.Services = append(inv.Services, ServiceDocker)
+	if p.Lab.Docker.Enabled {
+		inv.Services = append(inv.Services, ServiceDocker)
+	}
 	inv.OS = OS{ID: p.Lab.Distro, Channel: p.Lab.Channel}
 	if p.Lock != nil && p.Lock.OS.Version != "" {
 		inv.OS.Version = p.Lock.OS.Version

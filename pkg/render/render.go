@@ -157,10 +157,14 @@ func renderNode(r *Result, p *plan.Plan, n plan.Node, t *Templates) (string, err
 	if err := ValidateIgnition(ign); err != nil {
 		return "", fmt.Errorf("%s.ign: %w", base, err)
 	}
-	r.Files = append(r.Files, File{Path: base + ".ign", Data: ign, Mode: 0o600})
 	if p.Lab.Provider != "virtualbox" {
+		// QEMU reads the fw_cfg file as libvirt's qemu user, not as the
+		// user running cododemo. It holds no secret (a public key, the
+		// cluster's addresses and token).
+		r.Files = append(r.Files, File{Path: base + ".ign", Data: ign, Mode: 0o644})
 		return base + ".ign", nil
 	}
+	r.Files = append(r.Files, File{Path: base + ".ign", Data: ign, Mode: 0o600})
 	compact, err := compactJSON(ign)
 	if err != nil {
 		return "", err

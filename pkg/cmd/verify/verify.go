@@ -156,7 +156,11 @@ func labInventory(loaded *config.Loaded, lock *config.Lock, getenv func(string) 
 		}
 		return nil, "", cmdutil.Usage(fmt.Errorf("inventory: %w", err))
 	}
-	// The lab's own settings say what the nodes should run.
+	// The lab's own settings say what the nodes should run, unless the lab
+	// brings its own box: then cododemo cannot know what OS it carries.
+	if loaded.Lab.Box.Name != "" {
+		return inv, filepath.Join(state, KnownHostsFile), nil
+	}
 	if inv.OS.ID == "" {
 		inv.OS.ID = loaded.Lab.Distro
 	}
