@@ -5,7 +5,7 @@ VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 
 LDFLAGS     := -s -w -X github.com/cododemo/cododemo/pkg/app.Version=$(VERSION)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: build test lint fmt update-golden bench fuzz
+.PHONY: build test lint fmt update-golden bench fuzz e2e e2e-proof
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/cododemo
@@ -38,3 +38,13 @@ bench:
 # A short run of every fuzz target (the seeds run in `make test` anyway).
 fuzz:
 	$(GO) test ./pkg/config -run '^$$' -fuzz FuzzLoad -fuzztime 30s
+
+# The real-VM tier (root, Debian 12): cododemo up -> verify --deep -> halt a
+# node -> verify names it -> up -> verify -> destroy, on vagrant-libvirt under
+# QEMU software emulation, with the test box e2e/build-box.sh makes.
+e2e:
+	bash e2e/e2e.sh
+
+# One hand-written VM: the box, Ignition from fw_cfg, etcd and fleet inside.
+e2e-proof:
+	bash e2e/setup-libvirt.sh && bash e2e/proof/run.sh

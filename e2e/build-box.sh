@@ -135,10 +135,12 @@ mkdir -p "$root"
 mount "$loop" "$root"
 
 # libnss-myhostname resolves the hostname Ignition sets without DNS (sudo looks it up).
+# isc-dhcp-client lets first boot reach the network before networkd runs, for
+# Ignition configs with remote references (fleet, served by `cododemo up`).
 pkgs=(
 	systemd systemd-sysv udev dbus kmod libpam-systemd libnss-myhostname
 	linux-image-amd64 initramfs-tools
-	openssh-server sudo iproute2 iputils-ping procps less ca-certificates
+	openssh-server sudo iproute2 iputils-ping procps less ca-certificates isc-dhcp-client
 	etcd-server etcd-client
 )
 log "debootstrap ($(IFS=,; echo "${pkgs[*]}"))"
