@@ -7,7 +7,7 @@
 # etcdctl, and an empty /etc/machine-id. Docker is not included.
 #
 # Output (cached outside the repo; rebuilt only when its inputs change):
-#   $CODODEMO_E2E_CACHE/box/cododemo-e2e.box   a vagrant-libvirt box (tar of
+#   $E2E_CACHE_DIR/box/cododemo-e2e.box   a vagrant-libvirt box (tar of
 #   box.img qcow2, metadata.json, Vagrantfile)
 # The last line on stdout is "<sha256>  <path of the .box>".
 #
@@ -16,7 +16,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-cache="${CODODEMO_E2E_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cododemo-e2e}"
+cache="${E2E_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/cododemo-e2e}"
 out="$cache/box"
 box="$out/cododemo-e2e.box"
 size_gb=4

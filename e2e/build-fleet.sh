@@ -7,13 +7,13 @@
 # same sha256, so a lab's lock file can pin it.
 #
 # Output (cached outside the repo, reused while the inputs are unchanged):
-#   $CODODEMO_E2E_CACHE/fleet/fleet-v1.0.0-linux-amd64.tar.gz
+#   $E2E_CACHE_DIR/fleet/fleet-v1.0.0-linux-amd64.tar.gz
 # The last line on stdout is "<sha256>  <path>".
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 module_dir="$here/../tools/fleet"
-cache="${CODODEMO_E2E_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cododemo-e2e}/fleet"
+cache="${E2E_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/cododemo-e2e}/fleet"
 version=v1.0.0
 name="fleet-$version-linux-amd64"
 tarball="$cache/$name.tar.gz"

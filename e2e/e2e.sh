@@ -11,8 +11,8 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
-cache="${CODODEMO_E2E_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cododemo-e2e}"
-export CODODEMO_E2E_CACHE="$cache"
+cache="${E2E_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/cododemo-e2e}"
+export E2E_CACHE_DIR="$cache"
 export VAGRANT_HOME="$cache/vagrant-home"
 export VAGRANT_CHECKPOINT_DISABLE=1 VAGRANT_BOX_UPDATE_CHECK_DISABLE=1
 export LIBVIRT_DEFAULT_URI=qemu:///system
@@ -104,7 +104,9 @@ export CODODEMO_CACHE_DIR="$lab/cache"
 cd "$lab"
 
 begin up
-"$bin" up --wait 10m >&2
+# One node at a time: three TCG guests booting at once on 2 cores starve
+# libvirtd, and vagrant-libvirt then reads the domains as "inaccessible".
+"$bin" up --serial --wait 10m >&2
 end
 
 begin verify-deep

@@ -11,8 +11,8 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 e2e=$(cd "$here/.." && pwd)
-cache="${CODODEMO_E2E_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cododemo-e2e}"
-export CODODEMO_E2E_CACHE="$cache"
+cache="${E2E_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/cododemo-e2e}"
+export E2E_CACHE_DIR="$cache"
 export VAGRANT_HOME="$cache/vagrant-home"
 export VAGRANT_DEFAULT_PROVIDER=libvirt VAGRANT_CHECKPOINT_DISABLE=1 VAGRANT_BOX_UPDATE_CHECK_DISABLE=1
 export LIBVIRT_DEFAULT_URI=qemu:///system
@@ -39,7 +39,7 @@ quiet_progress() {
 # config (fw_cfg file=): a world-traversable directory outside /root.
 state=$(mktemp -d /tmp/cododemo-proof.XXXXXX)
 chmod 755 "$state"
-export CODODEMO_PROOF_STATE="$state"
+export E2E_PROOF_STATE="$state"
 # Vagrant keeps its machine state next to the Vagrantfile: give it a copy.
 cp "$here/Vagrantfile" "$state/Vagrantfile"
 export VAGRANT_CWD="$state"

@@ -389,9 +389,12 @@ func FromPlan(p *plan.Plan, ssh map[string]Endpoint) (*Inventory, error) {
 	if p.Lab.Docker.Enabled {
 		inv.Services = append(inv.Services, ServiceDocker)
 	}
-	inv.OS = OS{ID: p.Lab.Distro, Channel: p.Lab.Channel}
-	if p.Lock != nil && p.Lock.OS.Version != "" {
-		inv.OS.Version = p.Lock.OS.Version
+	// A lab on its own box (box.name) may run any OS: expect none.
+	if p.Lab.Box.Name == "" {
+		inv.OS = OS{ID: p.Lab.Distro, Channel: p.Lab.Channel}
+		if p.Lock != nil && p.Lock.OS.Version != "" {
+			inv.OS.Version = p.Lock.OS.Version
+		}
 	}
 	if err := inv.Validate(); err != nil {
 		return nil, err
