@@ -16,11 +16,13 @@ import (
 	"github.com/cododemo/cododemo/pkg/config"
 	"github.com/cododemo/cododemo/pkg/health"
 	"github.com/cododemo/cododemo/pkg/inventory"
+	"github.com/cododemo/cododemo/pkg/labstate"
 	"github.com/cododemo/cododemo/pkg/sshx"
 )
 
-// KnownHostsFile is the lab's pinned host keys, in its state dir.
-const KnownHostsFile = "known_hosts"
+// KnownHostsFile is the lab's pinned host keys, in its state dir (also
+// the name beside an --inventory file).
+const KnownHostsFile = labstate.KnownHostsFile
 
 // Options are the parsed flags.
 type Options struct {
