@@ -205,13 +205,17 @@ func Run(ctx context.Context, f *cmdutil.Factory, o *Options, lab *cmdutil.Lab) 
 	set := nodeout.New(errOut, names, nodeout.Options{Live: f.IO.ErrTTY, Log: logFile})
 	set.Start(time.Second)
 	drv := vagrant.New(f.Runner, lab.State.Path, lab.Lab.Provider, f.Getenv)
-	fresh, err := notCreated(ctx, drv, names)
-	if err != nil {
-		_ = set.Close()
-		return err
-	}
+	// The plan Up makes from its own `vagrant status` says which nodes are
+	// new machines (new host keys); no second status call for that.
+	fresh := map[string]bool{}
 	upErr := drv.Up(ctx, vagrant.UpOptions{Names: names, Provider: lab.Lab.Provider, Serial: o.Serial,
-		Out: set.Output(), OnPhase: set.SetPhase})
+		Out: set.Output(), OnPhase: set.SetPhase, OnPlan: func(p vagrant.UpPlan) {
+			for _, st := range p.Steps {
+				if st.Create {
+					fresh[st.Name] = true
+				}
+			}
+		}})
 	_ = set.Close()
 	fmt.Fprintf(errOut, "full log: %s\n", logFile.Name())
 	if ctx.Err() != nil {
@@ -289,21 +293,6 @@ func startServing(ctx context.Context, srv *firstboot.Server, addr netip.AddrPor
 		}
 	}()
 	return nil
-}
-
-// notCreated lists the named machines Vagrant has not created yet.
-func notCreated(ctx context.Context, drv *vagrant.Driver, names []string) (map[string]bool, error) {
-	ms, err := drv.Status(ctx, names...)
-	if err != nil {
-		return nil, fmt.Errorf("vagrant status: %w", err)
-	}
-	out := map[string]bool{}
-	for _, m := range ms {
-		if m.State == vagrant.StateNotCreated {
-			out[m.Name] = true
-		}
-	}
-	return out, nil
 }
 
 // writeInventory records how to reach every node that runs: SSH endpoints
