@@ -73,8 +73,27 @@ type Etcd struct {
 	Enabled    bool `yaml:"enabled" mapstructure:"enabled"`
 	ClientPort int  `yaml:"client_port" mapstructure:"client_port"`
 	PeerPort   int  `yaml:"peer_port" mapstructure:"peer_port"`
-	// ImageTag pins the etcd container Flatcar's etcd-wrapper runs.
+	// ImageTag is etcd's version: the container Flatcar's etcd-wrapper
+	// runs (from: box), and the release tarball cododemo serves (from:
+	// release).
 	ImageTag string `yaml:"image_tag" mapstructure:"image_tag"`
+	// From says where a Flatcar node's etcd comes from: release (etcd's
+	// upstream tarball, served by cododemo at first boot and verified by
+	// Ignition: no internet inside the VMs) or box (whatever
+	// etcd-member.service the box has; Flatcar's pulls a container image).
+	From string `yaml:"from" mapstructure:"from"`
+	// ReleaseSHA256 replaces cododemo's built-in pin of the release
+	// tarball: for a mirror serving a tarball of the user's own build.
+	ReleaseSHA256 string `yaml:"release_sha256" mapstructure:"release_sha256"`
+}
+
+// EtcdSources are the values of etcd.from.
+var EtcdSources = []string{"release", "box"}
+
+// EtcdFromRelease says whether the nodes install etcd from the release
+// tarball cododemo serves. Legacy CoreOS boxes run their built-in etcd2.
+func (l Lab) EtcdFromRelease() bool {
+	return l.Etcd.Enabled && l.Etcd.From == "release" && l.Distro == "flatcar"
 }
 
 // Fleet configures fleet, which the classic demo uses to schedule units.
@@ -95,7 +114,7 @@ type Docker struct {
 
 // FirstBoot configures the HTTP server that hands nodes their full Ignition
 // config when it is too big to inline (VirtualBox's 1024-byte limit) and
-// serves the artifacts (fleet) the nodes install.
+// serves the artifacts (fleet, etcd) the nodes install.
 type FirstBoot struct {
 	Port int `yaml:"port" mapstructure:"port"`
 }
@@ -162,7 +181,7 @@ func Default() Lab {
 		StateDir: ".cododemo",
 		Nodes:    Nodes{Count: 3, Prefix: "core", CPUs: 1, Memory: 2048},
 		Network:  Network{CIDR: "192.168.56.0/24", FirstHost: 101},
-		Etcd:     Etcd{Enabled: true, ClientPort: 2379, PeerPort: 2380, ImageTag: "v3.5.21"},
+		Etcd:     Etcd{Enabled: true, ClientPort: 2379, PeerPort: 2380, ImageTag: "v3.5.21", From: "release"},
 		Fleet:    Fleet{Enabled: true, Version: "v1.0.0"},
 		Docker:   Docker{Enabled: true, TCP: false, Port: 2375},
 		FirstBoot: FirstBoot{

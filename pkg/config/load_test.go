@@ -125,6 +125,12 @@ func TestLoadErrorsNameKeyAndLine(t *testing.T) {
 		{"env out of range", "", map[string]string{"CODODEMO_NODES_COUNT": "0"}, []string{"CODODEMO_NODES_COUNT: nodes.count: 0 is below the minimum of 1"}},
 		{"fleet without etcd", "etcd:\n  enabled: false\n", nil, []string{"fleet.enabled: fleet stores its state in etcd"}},
 		{"coreos ignition", "distro: coreos\nformat: ignition\n", nil, []string{"format: legacy CoreOS boxes are provisioned with cloud-config"}},
+		{"unknown etcd source", "etcd:\n  from: quay\n", nil, []string{`cododemo.yaml:2:9: etcd.from: "quay" is not one of release, box`}},
+		{"env unknown etcd source", "", map[string]string{"CODODEMO_ETCD_FROM": "docker"}, []string{`CODODEMO_ETCD_FROM: etcd.from: "docker" is not one of release, box`}},
+		{"etcd tag without a pin", "etcd:\n  image_tag: v3.4.0\n", nil, []string{
+			"cododemo.yaml:2:14: etcd.image_tag: etcd v3.4.0 has no linux-amd64 release known to cododemo (known: v3.5.21/amd64, v3.5.21/arm64)",
+			"set etcd.release_sha256"}},
+		{"etcd override not a hash", "etcd:\n  release_sha256: abc\n", nil, []string{`cododemo.yaml:2:19: etcd.release_sha256: "abc" is not a sha256`}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -220,8 +226,14 @@ func FuzzLoad(f *testing.F) {
 
 func TestLockComplete(t *testing.T) {
 	lab := Default()
-	full := &Lock{OS: OSRelease{Version: "1.2.3", Box: Box{SHA256: "ab"}}, Artifacts: map[string]Artifact{"fleet": {SHA256: "cd"}}}
-	noFleet := &Lock{OS: full.OS}
+	etcd := Artifact{URL: "https://github.com/etcd-io/etcd/releases/download/v3.5.21/etcd-v3.5.21-linux-amd64.tar.gz",
+		SHA256: "adddda4b06718e68671ffabff2f8cee48488ba61ad82900e639d108f2148501c"}
+	own := strings.Repeat("e", 64)
+	arts := map[string]Artifact{"fleet": {SHA256: "cd"}, "etcd": etcd}
+	full := &Lock{OS: OSRelease{Version: "1.2.3", Box: Box{SHA256: "ab"}}, Artifacts: arts}
+	noFleet := &Lock{OS: full.OS, Artifacts: map[string]Artifact{"etcd": etcd}}
+	noEtcd := &Lock{OS: full.OS, Artifacts: map[string]Artifact{"fleet": {SHA256: "cd"}}}
+	ownEtcd := &Lock{OS: full.OS, Artifacts: map[string]Artifact{"fleet": {SHA256: "cd"}, "etcd": {URL: etcd.URL, SHA256: own}}}
 	cases := []struct {
 		name string
 		edit func(*Lab)
@@ -232,16 +244,40 @@ func TestLockComplete(t *testing.T) {
 		{"default complete", func(*Lab) {}, full, true},
 		{"fleet unpinned", func(*Lab) {}, noFleet, false},
 		{"fleet off", func(l *Lab) { l.Fleet.Enabled = false }, noFleet, true},
-		{"own box, fleet off: nothing to pin", func(l *Lab) { l.Box.Name = "mine"; l.Fleet.Enabled = false }, nil, true},
-		{"own box, fleet on", func(l *Lab) { l.Box.Name = "mine" }, nil, false},
-		{"own box, fleet pinned", func(l *Lab) { l.Box.Name = "mine" }, &Lock{Artifacts: full.Artifacts}, true},
-		{"coreos: fleet is in the box", func(l *Lab) { l.Distro, l.Box.Name = "coreos", "coreos-stable" }, nil, true},
+		{"etcd unpinned", func(*Lab) {}, noEtcd, false},
+		{"etcd from the box", func(l *Lab) { l.Etcd.From = "box" }, noEtcd, true},
+		{"etcd off", func(l *Lab) { l.Etcd.Enabled, l.Fleet.Enabled = false, false }, &Lock{OS: full.OS}, true},
+		{"etcd pinned by another hash than the override", func(l *Lab) { l.Etcd.ReleaseSHA256 = own }, full, false},
+		{"etcd pinned by the override", func(l *Lab) { l.Etcd.ReleaseSHA256 = own }, ownEtcd, true},
+		{"override dropped: back to the built-in pin", func(*Lab) {}, ownEtcd, false},
+		{"etcd version moved", func(l *Lab) { l.Etcd.ImageTag, l.Etcd.ReleaseSHA256 = "v3.5.22", own }, ownEtcd, false},
+		{"own box, fleet and etcd from the box: nothing to pin", func(l *Lab) { l.Box.Name = "mine"; l.Fleet.Enabled = false; l.Etcd.From = "box" }, nil, true},
+		{"own box, etcd from the release", func(l *Lab) { l.Box.Name = "mine"; l.Fleet.Enabled = false }, nil, false},
+		{"own box, fleet on", func(l *Lab) { l.Box.Name = "mine"; l.Etcd.From = "box" }, nil, false},
+		{"own box, artifacts pinned", func(l *Lab) { l.Box.Name = "mine" }, &Lock{Artifacts: arts}, true},
+		{"coreos: etcd2 and fleet are in the box", func(l *Lab) { l.Distro, l.Box.Name = "coreos", "coreos-stable" }, nil, true},
 	}
 	for _, c := range cases {
 		l := lab
 		c.edit(&l)
 		if got := c.lock.Complete(l); got != c.want {
 			t.Errorf("%s: Complete = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// etcd.from: box keeps any image_tag (the box's wrapper reads it), and so
+// does release with an override: the mirror serves the user's own build.
+func TestEtcdTagAccepted(t *testing.T) {
+	for _, body := range []string{
+		"etcd:\n  image_tag: v3.4.0\n  from: box\n",
+		"etcd:\n  image_tag: v3.4.0\n  release_sha256: " + strings.Repeat("e", 64) + "\n",
+		"arch: arm64\n",
+	} {
+		dir := t.TempDir()
+		writeFile(t, dir, DefaultFile, body)
+		if _, err := Load(Source{Dir: dir}); err != nil {
+			t.Errorf("%q: %v", body, err)
 		}
 	}
 }

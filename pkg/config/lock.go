@@ -10,6 +10,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/cododemo/cododemo/pkg/fsutil"
+	"github.com/cododemo/cododemo/pkg/image/artifacts"
 )
 
 // LockFile is the lock's name beside the config file. Commit it: it is what
@@ -47,7 +48,8 @@ type Box struct {
 	SHA256   string `yaml:"sha256" json:"sha256"`
 }
 
-// Artifact is a file nodes fetch at first boot (fleet's release tarball).
+// Artifact is a file nodes fetch at first boot (fleet's or etcd's release
+// tarball).
 type Artifact struct {
 	URL    string `yaml:"url" json:"url"`
 	SHA256 string `yaml:"sha256" json:"sha256"`
@@ -66,15 +68,29 @@ func (l *Lock) Resolved() bool {
 }
 
 // Complete says whether the lock pins everything lab needs: the OS release
-// and box (unless the lab brings its own box) and fleet when it runs.
-// A lab that needs nothing pinned is complete without a lock.
+// and box (unless the lab brings its own box), fleet when it runs, and
+// etcd's release tarball when the nodes install it, by the hash the lab
+// asks for now (a changed etcd.release_sha256 or image_tag needs a new
+// lock). A lab that needs nothing pinned is complete without a lock.
 func (l *Lock) Complete(lab Lab) bool {
 	needOS := lab.Box.Name == ""
 	needFleet := lab.Fleet.Enabled && lab.Distro == "flatcar"
+	needEtcd := lab.EtcdFromRelease()
 	if l == nil {
-		return !needOS && !needFleet
+		return !needOS && !needFleet && !needEtcd
 	}
-	return (!needOS || l.Resolved()) && (!needFleet || l.Artifacts["fleet"].SHA256 != "")
+	return (!needOS || l.Resolved()) && (!needFleet || l.Artifacts["fleet"].SHA256 != "") && (!needEtcd || l.etcdPinned(lab))
+}
+
+// etcdPinned says whether the lock pins the etcd tarball lab asks for, by
+// the hash lab expects (its override or cododemo's built-in pin).
+func (l *Lock) etcdPinned(lab Lab) bool {
+	pin, err := artifacts.Etcd(lab.Etcd.ImageTag, lab.Arch, lab.Etcd.ReleaseSHA256)
+	if err != nil {
+		return false
+	}
+	a := l.Artifacts["etcd"]
+	return a.SHA256 != "" && a.SHA256 == pin.SHA256 && a.URL == pin.URL
 }
 
 // Matches says whether the lock was made for this lab's distro, channel

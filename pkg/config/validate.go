@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/cododemo/cododemo/pkg/image/artifacts"
 )
 
 // Problem is one thing wrong with a lab's configuration.
@@ -48,8 +50,9 @@ func (e *Error) Error() string {
 var VirtualBoxRange = netip.MustParsePrefix("192.168.56.0/21")
 
 var (
-	dnsLabel = regexp.MustCompile(`^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$`)
-	exactVer = regexp.MustCompile(`^\d+\.\d+\.\d+$`)
+	dnsLabel  = regexp.MustCompile(`^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$`)
+	exactVer  = regexp.MustCompile(`^\d+\.\d+\.\d+$`)
+	sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
 )
 
 // NodeName is the name of the i-th node (1-based): core-01, core-02, ...
@@ -134,6 +137,15 @@ func Validate(l Lab) []Problem {
 	port("etcd.peer_port", l.Etcd.PeerPort)
 	if l.Etcd.ClientPort == l.Etcd.PeerPort {
 		bad("etcd.peer_port", "must differ from etcd.client_port (%d)", l.Etcd.ClientPort)
+	}
+	oneOf("etcd.from", l.Etcd.From, EtcdSources)
+	if sha := l.Etcd.ReleaseSHA256; sha != "" && !sha256Hex.MatchString(sha) {
+		bad("etcd.release_sha256", "%q is not a sha256 (64 lower-case hex digits)", sha)
+	}
+	if l.EtcdFromRelease() && l.Etcd.ReleaseSHA256 == "" {
+		if _, err := artifacts.Etcd(l.Etcd.ImageTag, l.Arch, ""); err != nil {
+			bad("etcd.image_tag", "%v; with etcd.from: release, use a known version, or set etcd.release_sha256 to the hash of the tarball your mirror serves, or use etcd.from: box", err)
+		}
 	}
 	if l.Fleet.Enabled && !l.Etcd.Enabled {
 		bad("fleet.enabled", "fleet stores its state in etcd; enable etcd or disable fleet")

@@ -4,52 +4,118 @@ package artifacts
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 )
 
 // Pin is one artifact as cododemo expects it.
 type Pin struct {
-	Name string // lock key: "fleet"
+	Name string // lock key: "fleet", "etcd"
 	File string // fleet-v1.0.0-linux-amd64.tar.gz
 	// URL is upstream's.
 	URL string
 	// MirrorPath is the path under the mirror base URL.
 	MirrorPath string
-	// SHA256 is upstream's published hash; "" means cododemo has none to
-	// pin, and `cododemo lock` pins what the server sends (trust on first
-	// use, said out loud).
+	// SHA256 is the hash nodes are held to: upstream's published hash, or
+	// the user's override. "" means cododemo has none to pin, and
+	// `cododemo lock` pins what the server sends (trust on first use, said
+	// out loud).
 	SHA256 string
+	// Overridden is set when SHA256 is the user's (a tarball of their own
+	// build on their mirror) rather than cododemo's built-in pin.
+	Overridden bool
+	// Builtin is cododemo's own pin, kept beside an override so the
+	// warning can name what was replaced ("" when there is none).
+	Builtin string
 }
 
-// fleetSHA256 pins fleet's release tarballs by version and arch.
+// release is one project's Linux release tarballs on GitHub:
+// <base>/<version>/<name>-<version>-linux-<arch>.tar.gz.
+type release struct {
+	name string
+	base string
+	// sha256 by "version/arch"; "" = known to exist, no hash to pin.
+	sha256 map[string]string
+}
+
+// fleet's release tarballs.
 //
 // No upstream sha256 for fleet-v1.0.0-linux-amd64.tar.gz could be found
 // (coreos/fleet is archived; its release page lists no checksums and no
 // packaging recipe in reach pins it). Until someone who holds the real
 // tarball fills it in, `cododemo lock` records the hash of what it
 // downloads, and every later fetch, bundle and node is held to that.
-var fleetSHA256 = map[string]string{
-	"v1.0.0/amd64": "",
+var fleet = release{
+	name: "fleet",
+	base: "https://github.com/coreos/fleet/releases/download",
+	sha256: map[string]string{
+		"v1.0.0/amd64": "",
+	},
+}
+
+// etcd's release tarballs: etcd-io/etcd release v3.5.21, cross-checked
+// against kubespray's checksum list (the amd64 value also appears in
+// chromebrew's etcd.rb and in several Bazel and installer scripts). The
+// arm64 value is the same in two unrelated public pins of the tarball (a
+// Bazel module extension's tool table and a Go installer's sha256 table);
+// no other arch is pinned.
+var etcd = release{
+	name: "etcd",
+	base: "https://github.com/etcd-io/etcd/releases/download",
+	sha256: map[string]string{
+		"v3.5.21/amd64": "adddda4b06718e68671ffabff2f8cee48488ba61ad82900e639d108f2148501c",
+		"v3.5.21/arm64": "95bf6918623a097c0385b96f139d90248614485e781ec9bee4768dbb6c79c53f",
+	},
+}
+
+// File is the release tarball's name: <name>-<version>-linux-<arch>.tar.gz.
+func File(name, version, arch string) string {
+	return fmt.Sprintf("%s-%s-linux-%s.tar.gz", name, version, arch)
+}
+
+func (r release) pin(version, arch string) Pin {
+	file := File(r.name, version, arch)
+	return Pin{
+		Name:       r.name,
+		File:       file,
+		URL:        fmt.Sprintf("%s/%s/%s", r.base, version, file),
+		MirrorPath: "artifacts/" + file,
+	}
+}
+
+// known returns the pin of a release cododemo knows, or an error listing
+// what it knows.
+func (r release) known(version, arch string) (Pin, error) {
+	sha, ok := r.sha256[version+"/"+arch]
+	if !ok {
+		return Pin{}, fmt.Errorf("%s %s has no linux-%s release known to cododemo (known: %s)",
+			r.name, version, arch, strings.Join(slices.Sorted(maps.Keys(r.sha256)), ", "))
+	}
+	p := r.pin(version, arch)
+	p.SHA256, p.Builtin = sha, sha
+	return p, nil
 }
 
 // Fleet returns the pin of fleet's release tarball.
 func Fleet(version, arch string) (Pin, error) {
-	sha, ok := fleetSHA256[version+"/"+arch]
-	if !ok {
-		var known []string
-		for k := range fleetSHA256 {
-			known = append(known, k)
-		}
-		return Pin{}, fmt.Errorf("fleet %s has no linux-%s release known to cododemo (known: %s)", version, arch, strings.Join(known, ", "))
+	return fleet.known(version, arch)
+}
+
+// Etcd returns the pin of etcd's release tarball. A non-empty override
+// (etcd.release_sha256: a tarball of the user's own build on their
+// mirror) replaces the built-in pin, and makes a version cododemo has no
+// pin for usable.
+func Etcd(version, arch, override string) (Pin, error) {
+	p, err := etcd.known(version, arch)
+	if override == "" {
+		return p, err
 	}
-	file := fmt.Sprintf("fleet-%s-linux-%s.tar.gz", version, arch)
-	return Pin{
-		Name:       "fleet",
-		File:       file,
-		URL:        fmt.Sprintf("https://github.com/coreos/fleet/releases/download/%s/%s", version, file),
-		MirrorPath: "artifacts/" + file,
-		SHA256:     sha,
-	}, nil
+	if err != nil {
+		p = etcd.pin(version, arch)
+	}
+	p.SHA256, p.Overridden = override, true
+	return p, nil
 }
 
 // Source returns where to fetch p: the mirror when one is set.
