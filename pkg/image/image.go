@@ -425,16 +425,10 @@ type Artifact struct {
 	Hit    bool
 }
 
-func artifactPin(lab config.Lab, name string) (artifacts.Pin, error) {
-	switch name {
-	case "fleet":
-		return artifacts.Fleet(lab.Fleet.Version, lab.Arch)
-	}
-	return artifacts.Pin{}, fmt.Errorf("unknown artifact %q", name)
-}
-
-// EnsureArtifacts fetches every artifact the lock pins into the cache.
-func (s *Service) EnsureArtifacts(ctx context.Context, lab config.Lab, lock *config.Lock) ([]Artifact, error) {
+// EnsureArtifacts fetches every artifact the lock pins into the cache,
+// from the mirror when one is set. The lock alone says what and from
+// where, so a bundle's lock fetches the same on any laptop.
+func (s *Service) EnsureArtifacts(ctx context.Context, _ config.Lab, lock *config.Lock) ([]Artifact, error) {
 	if lock == nil {
 		return nil, nil
 	}
@@ -447,9 +441,9 @@ func (s *Service) EnsureArtifacts(ctx context.Context, lab config.Lab, lock *con
 	var errs []error
 	for _, n := range names {
 		a := lock.Artifacts[n]
-		pin, err := artifactPin(lab, n)
+		pin, err := artifacts.FromURL(n, a.URL)
 		if err != nil {
-			errs = append(errs, err)
+			errs = append(errs, fmt.Errorf("artifact %s: %w", n, err))
 			continue
 		}
 		url := a.URL

@@ -302,7 +302,10 @@ func TestLockPinsAndIsHonoured(t *testing.T) {
 	ctx := context.Background()
 	fleet := []byte("pretend fleet tarball")
 	f.srv.Put("/artifacts/fleet-v1.0.0-linux-amd64.tar.gz", fleet)
+	etcd := releasetest.EtcdTarball(t, "v3.5.21", "amd64")
+	f.srv.Put("/artifacts/etcd-v3.5.21-linux-amd64.tar.gz", etcd)
 	l := config.Default()
+	l.Etcd.ReleaseSHA256 = releasetest.SHA256(etcd)
 	lock, warnings, err := f.svc.Lock(ctx, l, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -317,8 +320,14 @@ func TestLockPinsAndIsHonoured(t *testing.T) {
 	if fa.SHA256 != releasetest.SHA256(fleet) || fa.Size != int64(len(fleet)) || fa.URL != "https://github.com/coreos/fleet/releases/download/v1.0.0/fleet-v1.0.0-linux-amd64.tar.gz" {
 		t.Errorf("fleet = %+v", fa)
 	}
-	if len(warnings) != 1 || !strings.Contains(warnings[0], "first use") {
+	if ea := lock.Artifacts["etcd"]; ea.SHA256 != releasetest.SHA256(etcd) || ea.URL != "https://github.com/etcd-io/etcd/releases/download/v3.5.21/etcd-v3.5.21-linux-amd64.tar.gz" {
+		t.Errorf("etcd = %+v", ea)
+	}
+	if len(warnings) != 2 || !strings.Contains(warnings[0], "first use") || !strings.Contains(warnings[1], "replaces cododemo's built-in pin") {
 		t.Errorf("warnings = %q", warnings)
+	}
+	if !lock.Complete(l) {
+		t.Errorf("lock %+v is not complete", lock)
 	}
 	path := filepath.Join(t.TempDir(), config.LockFile)
 	if err := config.WriteLock(path, lock); err != nil {
@@ -336,11 +345,11 @@ func TestLockPinsAndIsHonoured(t *testing.T) {
 		t.Fatalf("locked fetch: %v %+v", err, b)
 	}
 	arts, err := f.svc.EnsureArtifacts(ctx, l, back)
-	if err != nil || len(arts) != 1 {
+	if err != nil || len(arts) != 2 || arts[0].Name != "etcd" || arts[1].Name != "fleet" {
 		t.Fatalf("artifacts: %v %+v", err, arts)
 	}
 	p, err := ArtifactPath(f.svc.Cache, back, "fleet")
-	if err != nil || p != arts[0].Path {
+	if err != nil || p != arts[1].Path {
 		t.Fatalf("ArtifactPath = %s, %v", p, err)
 	}
 	// Re-locking keeps the first-use pin rather than trusting again.
@@ -355,6 +364,68 @@ func TestLockPinsAndIsHonoured(t *testing.T) {
 	bad.OS.Box.SHA256 = strings.Repeat("0", 64)
 	if _, err := f.svc.EnsureBox(ctx, l, &bad); err == nil || !strings.Contains(err.Error(), "but the signed catalog") {
 		t.Fatalf("contradicted lock: %v", err)
+	}
+}
+
+// With no override, etcd is pinned by cododemo's built-in hash of the
+// upstream tarball: lock needs no download for it, and a server handing
+// out anything else is refused without touching the cache.
+func TestEtcdBuiltinPinRefusesOtherBytes(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.srv.Put("/artifacts/etcd-v3.5.21-linux-amd64.tar.gz", releasetest.EtcdTarball(t, "v3.5.21", "amd64"))
+	l := lab()
+	lock, warnings, err := f.svc.Lock(ctx, l, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := config.Artifact{URL: "https://github.com/etcd-io/etcd/releases/download/v3.5.21/etcd-v3.5.21-linux-amd64.tar.gz",
+		SHA256: "adddda4b06718e68671ffabff2f8cee48488ba61ad82900e639d108f2148501c"}
+	if got := lock.Artifacts["etcd"]; got != want || len(warnings) != 0 {
+		t.Fatalf("etcd = %+v, warnings %q", got, warnings)
+	}
+	if n := f.srv.Count("GET /artifacts/etcd-v3.5.21-linux-amd64.tar.gz"); n != 0 {
+		t.Fatalf("lock downloaded a tarball it has a pin for (%d GETs)", n)
+	}
+	before := snapshot(t, f.dir)
+	arts, err := f.svc.EnsureArtifacts(ctx, l, lock)
+	if err == nil || len(arts) != 0 {
+		t.Fatalf("EnsureArtifacts accepted a tarball that is not upstream's: %+v", arts)
+	}
+	for _, w := range []string{"artifact etcd", "etcd-v3.5.21-linux-amd64.tar.gz", "adddda4b06718e68671ffabff2f8cee48488ba61ad82900e639d108f2148501c"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q lacks %q", err, w)
+		}
+	}
+	if after := snapshot(t, f.dir); after != before {
+		t.Fatalf("cache changed:\n%s\n---\n%s", before, after)
+	}
+	if _, err := ArtifactPath(f.svc.Cache, lock, "etcd"); err == nil || !strings.Contains(err.Error(), "not in the cache") {
+		t.Fatalf("ArtifactPath: %v", err)
+	}
+}
+
+// etcd.from: box pins no etcd; an unknown arch is refused naming what is
+// known.
+func TestLabArtifacts(t *testing.T) {
+	l := config.Default()
+	pins, err := LabArtifacts(l)
+	if err != nil || len(pins) != 2 || pins[0].Name != "fleet" || pins[1].Name != "etcd" || pins[1].MirrorPath != "artifacts/etcd-v3.5.21-linux-amd64.tar.gz" {
+		t.Fatalf("default: %v %+v", err, pins)
+	}
+	l.Etcd.From = "box"
+	if pins, err := LabArtifacts(l); err != nil || len(pins) != 1 || pins[0].Name != "fleet" {
+		t.Fatalf("from box: %v %+v", err, pins)
+	}
+	l = config.Default()
+	l.Distro = "coreos"
+	if pins, err := LabArtifacts(l); err != nil || len(pins) != 0 {
+		t.Fatalf("coreos: %v %+v", err, pins)
+	}
+	l = config.Default()
+	l.Fleet.Enabled, l.Arch = false, "riscv64"
+	if _, err := LabArtifacts(l); err == nil || !strings.Contains(err.Error(), "etcd v3.5.21 has no linux-riscv64 release known to cododemo (known: v3.5.21/amd64, v3.5.21/arm64)") {
+		t.Fatalf("riscv64: %v", err)
 	}
 }
 

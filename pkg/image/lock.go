@@ -41,36 +41,23 @@ func (s *Service) Lock(ctx context.Context, lab config.Lab, prev *config.Lock) (
 		}
 		l.OS = config.OSRelease{Version: rel.Version, Box: rel.Box}
 	}
+	pins, err := LabArtifacts(lab)
+	if err != nil {
+		return nil, nil, err
+	}
 	var warnings []string
-	if lab.Fleet.Enabled {
-		pin, err := artifacts.Fleet(lab.Fleet.Version, lab.Arch)
+	for _, pin := range pins {
+		a, warn, err := s.lockArtifact(ctx, pin, prev)
 		if err != nil {
 			return nil, nil, err
 		}
-		a := config.Artifact{URL: pin.URL, SHA256: pin.SHA256}
-		if a.SHA256 == "" {
-			if old, ok := lockArtifact(prev, "fleet"); ok && old.URL == pin.URL && old.SHA256 != "" {
-				a = old
-			} else {
-				path, sha, err := s.DL.FetchUnpinned(ctx, pin.Source(s.Mirror), pin.File)
-				if err != nil {
-					return nil, nil, fmt.Errorf("artifact fleet: %w", err)
-				}
-				_, n, err := cache.HashFile(path)
-				if err != nil {
-					return nil, nil, err
-				}
-				a.SHA256, a.Size = sha, n
-				warnings = append(warnings, fmt.Sprintf("fleet: cododemo has no upstream sha256 for %s; pinned what %s served (%s) on first use",
-					pin.File, pin.Source(s.Mirror), sha))
-			}
+		if warn != "" {
+			warnings = append(warnings, warn)
 		}
-		if a.Size == 0 {
-			if p, ok := s.Cache.Path(a.SHA256); ok {
-				_, a.Size, _ = cache.HashFile(p)
-			}
+		if l.Artifacts == nil {
+			l.Artifacts = map[string]config.Artifact{}
 		}
-		l.Artifacts = map[string]config.Artifact{"fleet": a}
+		l.Artifacts[pin.Name] = a
 	}
 	if IsRemoteTemplates(lab.Templates) {
 		// Re-locking means re-fetching: the source may have moved on.
@@ -83,7 +70,68 @@ func (s *Service) Lock(ctx context.Context, lab config.Lab, prev *config.Lock) (
 	return l, warnings, nil
 }
 
-func lockArtifact(l *config.Lock, name string) (config.Artifact, bool) {
+// lockArtifact pins one artifact: by the hash cododemo (or the user's
+// override) knows, or else by what the server sends on first use. It
+// returns the warning the user must see, if any.
+func (s *Service) lockArtifact(ctx context.Context, pin artifacts.Pin, prev *config.Lock) (config.Artifact, string, error) {
+	a := config.Artifact{URL: pin.URL, SHA256: pin.SHA256}
+	var warn string
+	switch {
+	case pin.Overridden:
+		builtin := "none"
+		if pin.Builtin != "" {
+			builtin = pin.Builtin
+		}
+		warn = fmt.Sprintf("%s: etcd.release_sha256 replaces cododemo's built-in pin of %s (%s) with %s: nodes get the tarball %s serves, not upstream's release",
+			pin.Name, pin.File, builtin, pin.SHA256, pin.Source(s.Mirror))
+	case a.SHA256 == "":
+		if old, ok := previous(prev, pin.Name); ok && old.URL == pin.URL && old.SHA256 != "" {
+			a = old
+			break
+		}
+		path, sha, err := s.DL.FetchUnpinned(ctx, pin.Source(s.Mirror), pin.File)
+		if err != nil {
+			return a, "", fmt.Errorf("artifact %s: %w", pin.Name, err)
+		}
+		_, n, err := cache.HashFile(path)
+		if err != nil {
+			return a, "", err
+		}
+		a.SHA256, a.Size = sha, n
+		warn = fmt.Sprintf("%s: cododemo has no upstream sha256 for %s; pinned what %s served (%s) on first use",
+			pin.Name, pin.File, pin.Source(s.Mirror), sha)
+	}
+	if a.Size == 0 {
+		if p, ok := s.Cache.Path(a.SHA256); ok {
+			_, a.Size, _ = cache.HashFile(p)
+		}
+	}
+	return a, warn, nil
+}
+
+// LabArtifacts lists the artifacts lab's nodes install, with their pins,
+// in a fixed order: fleet when it runs, etcd when it comes from the
+// release tarball. Legacy CoreOS boxes have both built in.
+func LabArtifacts(lab config.Lab) ([]artifacts.Pin, error) {
+	var out []artifacts.Pin
+	if lab.Fleet.Enabled && lab.Distro == "flatcar" {
+		p, err := artifacts.Fleet(lab.Fleet.Version, lab.Arch)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	if lab.EtcdFromRelease() {
+		p, err := artifacts.Etcd(lab.Etcd.ImageTag, lab.Arch, lab.Etcd.ReleaseSHA256)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+func previous(l *config.Lock, name string) (config.Artifact, bool) {
 	if l == nil {
 		return config.Artifact{}, false
 	}

@@ -5,6 +5,8 @@ package artifacts
 import (
 	"fmt"
 	"maps"
+	"net/url"
+	"path"
 	"slices"
 	"strings"
 )
@@ -116,6 +118,18 @@ func Etcd(version, arch, override string) (Pin, error) {
 	}
 	p.SHA256, p.Overridden = override, true
 	return p, nil
+}
+
+// FromURL is the pin of a locked artifact, from the upstream URL the lock
+// records: the file name is the URL's last element, served under
+// artifacts/ on a mirror. The hash is the lock's business.
+func FromURL(name, rawURL string) (Pin, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Scheme == "" || path.Base(u.Path) == "/" || path.Base(u.Path) == "." {
+		return Pin{}, fmt.Errorf("%q is not the URL of a file", rawURL)
+	}
+	file := path.Base(u.Path)
+	return Pin{Name: name, File: file, URL: rawURL, MirrorPath: "artifacts/" + file}, nil
 }
 
 // Source returns where to fetch p: the mirror when one is set.

@@ -35,6 +35,8 @@ func packed(t *testing.T) *kit {
 	k.srv.Publish(t, k.signer, releasetest.Release{Channel: "stable", Arch: "amd64", Version: version, Provider: "virtualbox",
 		Box: releasetest.Box(t, "virtualbox", 256<<10), Current: true})
 	k.srv.Put("/artifacts/fleet-v1.0.0-linux-amd64.tar.gz", []byte("fleet tarball stand-in"))
+	etcd := releasetest.EtcdTarball(t, "v3.5.21", "amd64")
+	k.srv.Put("/artifacts/etcd-v3.5.21-linux-amd64.tar.gz", etcd)
 	tpl := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(tpl, "ignition"), 0o755); err != nil {
 		t.Fatal(err)
@@ -44,6 +46,7 @@ func packed(t *testing.T) *kit {
 	}
 	k.lab = config.Default()
 	k.lab.Templates = "file::" + tpl
+	k.lab.Etcd.ReleaseSHA256 = releasetest.SHA256(etcd)
 	svc := k.service(t, t.TempDir(), false)
 	ctx := context.Background()
 	var err error
@@ -65,8 +68,8 @@ func packed(t *testing.T) *kit {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// box, catalog, signature, fleet, lock, one template
-	if len(m.Files) != 6 || m.Templates == nil {
+	// box, catalog, signature, fleet, etcd, lock, one template
+	if len(m.Files) != 7 || m.Templates == nil {
 		t.Fatalf("manifest files = %+v", m.Files)
 	}
 	return k
@@ -105,7 +108,14 @@ func TestPackImportRoundTripWithVagrant(t *testing.T) {
 	if !b.Hit {
 		t.Error("box after import was not a cache hit")
 	}
-	if _, err := svc.EnsureArtifacts(ctx, k.lab, imp.Lock); err != nil {
+	arts, err := svc.EnsureArtifacts(ctx, k.lab, imp.Lock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(arts) != 2 || !arts[0].Hit || !arts[1].Hit || arts[0].Name != "etcd" || arts[0].SHA256 != k.lab.Etcd.ReleaseSHA256 {
+		t.Fatalf("artifacts after import: %+v", arts)
+	}
+	if _, err := image.ArtifactPath(svc.Cache, imp.Lock, "etcd"); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := svc.Templates(ctx, k.lab.Templates, imp.Lock.Templates.SHA256); err != nil {

@@ -103,6 +103,37 @@ func Box(t testing.TB, provider string, diskSize int) []byte {
 	return buf.Bytes()
 }
 
+// EtcdTarball makes a gzipped tar laid out like etcd's release tarball:
+// etcd-<version>-linux-<arch>/{etcd,etcdctl,etcdutl,README.md}, the
+// binaries being small shell scripts that print their name. It stands in
+// for a tarball of the user's own build (etcd.release_sha256).
+func EtcdTarball(t testing.TB, version, arch string) []byte {
+	t.Helper()
+	dir := fmt.Sprintf("etcd-%s-linux-%s/", version, arch)
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	put := func(name string, mode int64, data string) {
+		if err := tw.WriteHeader(&tar.Header{Name: dir + name, Mode: mode, Size: int64(len(data)), ModTime: time.Unix(1700000000, 0)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write([]byte(data)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, bin := range []string{"etcd", "etcdctl", "etcdutl"} {
+		put(bin, 0o755, "#!/bin/sh\necho "+bin+" "+version+"\n")
+	}
+	put("README.md", 0o644, "etcd stand-in\n")
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := gz.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
 // SHA256 is hex sha256.
 func SHA256(b []byte) string {
 	s := sha256.Sum256(b)
