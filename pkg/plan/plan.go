@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/cododemo/cododemo/pkg/config"
+	"github.com/cododemo/cododemo/pkg/image/artifacts"
 )
 
 // Secrets are the per-lab values generated once in the state dir.
@@ -90,10 +91,11 @@ type FirstBoot struct {
 
 // Artifact is a file a node installs at first boot.
 type Artifact struct {
-	Name   string // "fleet"
-	Path   string // URL path on the first-boot server: /artifacts/fleet-v1.0.0-linux-amd64.tar.gz
-	URL    string // guest URL
-	SHA256 string // "" when not yet locked
+	Name    string // "fleet", "etcd"
+	Version string // v1.0.0
+	Path    string // URL path on the first-boot server: /artifacts/fleet-v1.0.0-linux-amd64.tar.gz
+	URL     string // guest URL
+	SHA256  string // "" when not yet locked
 }
 
 // VirtualBoxNATHost is the host's loopback as a VirtualBox NAT guest sees it.
@@ -165,22 +167,27 @@ func New(lab config.Lab, lock *config.Lock, s Secrets) (*Plan, error) {
 		GuestBase: fmt.Sprintf("http://%s:%d", guestHost, lab.FirstBoot.Port),
 	}
 
+	// What nodes install at first boot, served by `up` under the mirror's
+	// layout (/artifacts/<file>) and verified by the hash the lock pins.
+	var want []artifact
 	if lab.Fleet.Enabled && lab.Distro == "flatcar" {
-		name := FleetTarball(lab.Fleet.Version, lab.Arch)
-		a := Artifact{Name: "fleet", Path: "/artifacts/" + name}
+		want = append(want, artifact{"fleet", lab.Fleet.Version})
+	}
+	if lab.EtcdFromRelease() {
+		want = append(want, artifact{"etcd", lab.Etcd.ImageTag})
+	}
+	for _, w := range want {
+		a := Artifact{Name: w.name, Version: w.version, Path: "/artifacts/" + artifacts.File(w.name, w.version, lab.Arch)}
 		a.URL = p.FirstBoot.GuestBase + a.Path
 		if lock != nil {
-			a.SHA256 = lock.Artifacts["fleet"].SHA256
+			a.SHA256 = lock.Artifacts[w.name].SHA256
 		}
 		p.Artifacts = append(p.Artifacts, a)
 	}
 	return p, nil
 }
 
-// FleetTarball is the name of fleet's release tarball.
-func FleetTarball(version, arch string) string {
-	return fmt.Sprintf("fleet-%s-linux-%s.tar.gz", version, arch)
-}
+type artifact struct{ name, version string }
 
 // Artifact returns the named artifact, if the plan has it.
 func (p *Plan) Artifact(name string) (Artifact, bool) {

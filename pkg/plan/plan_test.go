@@ -49,13 +49,37 @@ func TestNewDefault(t *testing.T) {
 	if !ok || a.URL != "http://10.0.2.2:8765/artifacts/fleet-v1.0.0-linux-amd64.tar.gz" {
 		t.Fatalf("fleet artifact %+v", a)
 	}
+	// etcd comes from its release tarball by default, served the same way.
+	e, ok := p.Artifact("etcd")
+	if !ok || e.URL != "http://10.0.2.2:8765/artifacts/etcd-v3.5.21-linux-amd64.tar.gz" || e.Version != "v3.5.21" || e.SHA256 != "" {
+		t.Fatalf("etcd artifact %+v", e)
+	}
+}
+
+// etcd.from: box and legacy CoreOS boxes serve no etcd: the box has its own.
+func TestEtcdFromBoxServesNothing(t *testing.T) {
+	for _, edit := range []func(*config.Lab){
+		func(l *config.Lab) { l.Etcd.From = "box" },
+		func(l *config.Lab) { l.Etcd.Enabled, l.Fleet.Enabled = false, false },
+		func(l *config.Lab) { l.Distro, l.Channel, l.Format = "coreos", "stable", "cloud-config" },
+	} {
+		lab := config.Default()
+		edit(&lab)
+		p, err := New(lab, nil, Secrets{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a, ok := p.Artifact("etcd"); ok {
+			t.Errorf("%+v: etcd served: %+v", lab.Etcd, a)
+		}
+	}
 }
 
 func TestNewLibvirtLockedMirror(t *testing.T) {
 	lab := config.Default()
 	lab.Provider, lab.Mirror, lab.Network.CIDR, lab.Network.FirstHost = "libvirt", "http://127.0.0.1:9000/flatcar/", "10.77.0.0/24", 10
 	lock := &config.Lock{OS: config.OSRelease{Version: "4593.2.5", Box: config.Box{Name: "flatcar-stable", SHA256: "ab"}},
-		Artifacts: map[string]config.Artifact{"fleet": {SHA256: "ff"}}}
+		Artifacts: map[string]config.Artifact{"fleet": {SHA256: "ff"}, "etcd": {SHA256: "ee"}}}
 	p, err := New(lab, lock, Secrets{})
 	if err != nil {
 		t.Fatal(err)
@@ -72,6 +96,9 @@ func TestNewLibvirtLockedMirror(t *testing.T) {
 	}
 	if a, _ := p.Artifact("fleet"); a.SHA256 != "ff" {
 		t.Fatalf("fleet hash %q", a.SHA256)
+	}
+	if a, _ := p.Artifact("etcd"); a.SHA256 != "ee" || a.URL != "http://192.168.121.1:8765/artifacts/etcd-v3.5.21-linux-amd64.tar.gz" {
+		t.Fatalf("etcd %+v", a)
 	}
 	if got := strings.Join(p.EtcdEndpoints(), ","); !strings.HasPrefix(got, "http://10.77.0.10:2379,") {
 		t.Fatalf("endpoints %s", got)
