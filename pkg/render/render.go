@@ -86,19 +86,27 @@ func Render(p *plan.Plan, opts Options) (*Result, error) {
 		return nil, fmt.Errorf("rendering the Vagrantfile: %w", err)
 	}
 	r.Files = append([]File{{Path: "Vagrantfile", Data: vf, Mode: 0o644}}, r.Files...)
-	if a, ok := p.Artifact("fleet"); ok && a.SHA256 == "" {
-		r.Notes = append(r.Notes, "fleet's tarball is not pinned by sha256 yet: run `cododemo lock` so nodes verify it")
+	for _, a := range p.Artifacts {
+		if a.SHA256 == "" {
+			r.Notes = append(r.Notes, fmt.Sprintf("%s's tarball is not pinned by sha256 yet: run `cododemo lock` so nodes verify it", a.Name))
+		}
 	}
 	return r, nil
 }
 
 type nodeData struct {
-	Plan  *plan.Plan
-	Node  plan.Node
-	Fleet *fleetData
+	Plan *plan.Plan
+	Node plan.Node
+	// Artifacts are the files the node fetches at first boot; Fleet and
+	// Etcd the ones among them that the node installs.
+	Artifacts []artifactData
+	Fleet     *artifactData
+	Etcd      *artifactData
 }
 
-type fleetData struct {
+type artifactData struct {
+	Name    string
+	Version string
 	Tarball string
 	URL     string
 	SHA256  string
@@ -125,8 +133,16 @@ type vagrantData struct {
 // file the Vagrantfile hands to the provider.
 func renderNode(r *Result, p *plan.Plan, n plan.Node, t *Templates) (string, error) {
 	data := nodeData{Plan: p, Node: n}
-	if a, ok := p.Artifact("fleet"); ok {
-		data.Fleet = &fleetData{Tarball: path.Base(a.Path), URL: a.URL, SHA256: a.SHA256}
+	for _, a := range p.Artifacts {
+		data.Artifacts = append(data.Artifacts, artifactData{Name: a.Name, Version: a.Version, Tarball: path.Base(a.Path), URL: a.URL, SHA256: a.SHA256})
+	}
+	for i := range data.Artifacts {
+		switch a := &data.Artifacts[i]; a.Name {
+		case "fleet":
+			data.Fleet = a
+		case "etcd":
+			data.Etcd = a
+		}
 	}
 	base := "nodes/" + n.Name
 	if p.Lab.Format == "cloud-config" {

@@ -48,7 +48,13 @@ var goldenCases = []goldenCase{
 	}, lock: &config.Lock{Version: config.LockVersion, Distro: "flatcar", Channel: "alpha", Arch: "amd64",
 		OS: config.OSRelease{Version: "4628.0.0", Box: config.Box{Name: "flatcar-alpha", Provider: "libvirt",
 			URL: "file:///cache/flatcar-alpha.json", SHA256: strings.Repeat("b", 64)}},
-		Artifacts: map[string]config.Artifact{"fleet": {SHA256: strings.Repeat("f", 64)}}}},
+		Artifacts: map[string]config.Artifact{"fleet": {SHA256: strings.Repeat("f", 64)},
+			"etcd": {SHA256: "adddda4b06718e68671ffabff2f8cee48488ba61ad82900e639d108f2148501c"}}}},
+	// A box of its own with its own etcd-member.service: only the ETCD_*
+	// environment drop-in, as before etcd.from existed.
+	{name: "flatcar-stable-etcd-from-box", edit: func(l *config.Lab) {
+		l.Etcd.From, l.Etcd.ImageTag, l.Fleet.Enabled = "box", "v3.4.0", false
+	}},
 }
 
 func renderCase(t testing.TB, c goldenCase) *Result {
@@ -319,6 +325,27 @@ func BenchmarkRenderDefault(b *testing.B) {
 	for b.Loop() {
 		if _, err := Render(p, Options{Templates: tmpl}); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// Artifacts the lock does not pin yet are rendered without verification,
+// and the user is told so, one note per artifact; a locked lab gets none.
+func TestUnpinnedArtifactsNoted(t *testing.T) {
+	notes := strings.Join(renderCase(t, goldenCases[0]).Notes, "\n")
+	for _, name := range []string{"fleet", "etcd"} {
+		if !strings.Contains(notes, name+"'s tarball is not pinned by sha256 yet") {
+			t.Errorf("notes lack %s:\n%s", name, notes)
+		}
+	}
+	for _, c := range goldenCases {
+		if c.name != "flatcar-alpha-libvirt-docker-locked" {
+			continue
+		}
+		for _, n := range renderCase(t, c).Notes {
+			if strings.Contains(n, "not pinned") {
+				t.Errorf("locked lab: %s", n)
+			}
 		}
 	}
 }
