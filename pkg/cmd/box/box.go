@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -132,8 +133,12 @@ func runFetch(ctx context.Context, f *cmdutil.Factory, env *imagecmd.Env, o *Fet
 			}
 			fmt.Fprintf(f.IO.Out, "templates %s sha256:%s\n", lock.Templates.Source, lock.Templates.SHA256)
 		}
-	} else if lab.Fleet.Enabled {
-		fmt.Fprintf(f.IO.ErrOut, "note: no %s, so fleet is not fetched; run `cododemo lock`\n", config.LockFile)
+	} else if pins, _ := image.LabArtifacts(lab); len(pins) > 0 {
+		names := make([]string, len(pins))
+		for i, p := range pins {
+			names[i] = p.Name
+		}
+		fmt.Fprintf(f.IO.ErrOut, "note: no %s, so the node artifacts (%s) are not fetched; run `cododemo lock`\n", config.LockFile, strings.Join(names, ", "))
 	}
 	return nil
 }

@@ -54,6 +54,10 @@ func TestCommandsLockFetchPackImport(t *testing.T) {
 	boxData := releasetest.Box(t, "virtualbox", 128<<10)
 	srv.Publish(t, signer, releasetest.Release{Channel: "stable", Arch: "amd64", Version: "4593.2.5", Provider: "virtualbox", Box: boxData, Current: true})
 	srv.Put("/artifacts/fleet-v1.0.0-linux-amd64.tar.gz", []byte("fleet stand-in"))
+	// A mirror serving an etcd tarball of the room's own build, pinned by
+	// etcd.release_sha256 instead of cododemo's built-in upstream hash.
+	etcd := releasetest.EtcdTarball(t, "v3.5.21", "amd64")
+	srv.Put("/artifacts/etcd-v3.5.21-linux-amd64.tar.gz", etcd)
 	keyring := filepath.Join(t.TempDir(), "test.asc")
 	signer.WritePublic(t, keyring)
 
@@ -63,7 +67,7 @@ func TestCommandsLockFetchPackImport(t *testing.T) {
 	t.Setenv("VAGRANT_CHECKPOINT_DISABLE", "1")
 
 	labDir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(labDir, "cododemo.yaml"), []byte("name: demo\nmirror: "+srv.URL+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(labDir, "cododemo.yaml"), []byte("name: demo\nmirror: "+srv.URL+"\netcd: {release_sha256: "+releasetest.SHA256(etcd)+"}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	a := &cli{dir: labDir, env: map[string]string{"CODODEMO_CACHE_DIR": t.TempDir(), "CODODEMO_KEYRING": keyring, "VAGRANT_HOME": home1}}
@@ -73,7 +77,9 @@ func TestCommandsLockFetchPackImport(t *testing.T) {
 		t.Fatalf("lock: %v\n%s", err, errOut)
 	}
 	if !strings.Contains(out, "locked flatcar stable amd64 4593.2.5: box flatcar-stable (virtualbox) sha256:"+releasetest.SHA256(boxData)) ||
-		!strings.Contains(errOut, "first use") {
+		!strings.Contains(out, "locked artifact etcd sha256:"+releasetest.SHA256(etcd)+"\nlocked artifact fleet sha256:") ||
+		!strings.Contains(errOut, "first use") ||
+		!strings.Contains(errOut, "warning: etcd: etcd.release_sha256 replaces cododemo's built-in pin of etcd-v3.5.21-linux-amd64.tar.gz (adddda4b06718e68671ffabff2f8cee48488ba61ad82900e639d108f2148501c)") {
 		t.Errorf("lock output:\n%s\n%s", out, errOut)
 	}
 	if _, err := os.Stat(filepath.Join(labDir, config.LockFile)); err != nil {
@@ -84,7 +90,8 @@ func TestCommandsLockFetchPackImport(t *testing.T) {
 	if err != nil {
 		t.Fatalf("box fetch: %v\n%s", err, errOut)
 	}
-	for _, w := range []string{"downloaded", "vagrant: added flatcar-stable 4593.2.5 (virtualbox)", "artifact fleet fleet-v1.0.0-linux-amd64.tar.gz"} {
+	for _, w := range []string{"downloaded", "vagrant: added flatcar-stable 4593.2.5 (virtualbox)", "artifact fleet fleet-v1.0.0-linux-amd64.tar.gz",
+		"artifact etcd etcd-v3.5.21-linux-amd64.tar.gz sha256:" + releasetest.SHA256(etcd)} {
 		if !strings.Contains(out, w) {
 			t.Errorf("fetch output lacks %q:\n%s", w, out)
 		}
@@ -109,7 +116,7 @@ func TestCommandsLockFetchPackImport(t *testing.T) {
 			sawBox = true
 		}
 	}
-	if !sawBox || len(entries) != 3 {
+	if !sawBox || len(entries) != 4 { // box, catalog, fleet, etcd
 		t.Errorf("box list = %s", out)
 	}
 
@@ -126,7 +133,7 @@ func TestCommandsLockFetchPackImport(t *testing.T) {
 	if err != nil {
 		t.Fatalf("import: %v\n%s", err, errOut)
 	}
-	for _, w := range []string{"verified and imported 5 files", "wrote " + filepath.Join(b.dir, config.LockFile), "vagrant: added flatcar-stable 4593.2.5 (virtualbox)"} {
+	for _, w := range []string{"verified and imported 6 files", "wrote " + filepath.Join(b.dir, config.LockFile), "vagrant: added flatcar-stable 4593.2.5 (virtualbox)"} {
 		if !strings.Contains(out, w) {
 			t.Errorf("import output lacks %q:\n%s", w, out)
 		}

@@ -4,6 +4,8 @@ package lock
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/spf13/cobra"
 
@@ -25,8 +27,11 @@ func NewCmdLock(f *cmdutil.Factory) *cobra.Command {
 		Short: "Resolve everything the lab needs into cododemo.lock",
 		Long: `lock resolves the lab's channel and version to an exact Flatcar release
 (its Vagrant catalog signature checked), and pins the box's sha256, the
-node artifacts (fleet) and a remote template source by content hash in
-cododemo.lock beside the config. Commit the lock: every attendee then gets
+node artifacts (fleet's and etcd's release tarballs) and a remote template
+source by content hash in cododemo.lock beside the config. etcd is pinned
+by cododemo's built-in sha256 of the upstream tarball, or by
+etcd.release_sha256 when your mirror serves a build of your own (lock
+warns when it does). Commit the lock: every attendee then gets
 the same lab, and nothing is resolved again until you re-run lock.`,
 		Example: `  cododemo lock
   cododemo lock --mirror http://10.0.0.5:8080/flatcar`,
@@ -58,8 +63,8 @@ func run(ctx context.Context, f *cmdutil.Factory, env *imagecmd.Env) error {
 		return err
 	}
 	fmt.Fprintf(f.IO.Out, "locked flatcar %s %s %s: box %s (%s) sha256:%s\n", l.Channel, l.Arch, l.OS.Version, l.OS.Box.Name, l.OS.Box.Provider, l.OS.Box.SHA256)
-	for n, a := range l.Artifacts {
-		fmt.Fprintf(f.IO.Out, "locked artifact %s sha256:%s\n", n, a.SHA256)
+	for _, n := range slices.Sorted(maps.Keys(l.Artifacts)) {
+		fmt.Fprintf(f.IO.Out, "locked artifact %s sha256:%s\n", n, l.Artifacts[n].SHA256)
 	}
 	if l.Templates != nil {
 		fmt.Fprintf(f.IO.Out, "locked templates %s sha256:%s\n", l.Templates.Source, l.Templates.SHA256)

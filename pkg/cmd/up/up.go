@@ -115,7 +115,7 @@ func Run(ctx context.Context, f *cmdutil.Factory, o *Options, lab *cmdutil.Lab) 
 
 	// 2-3. Lock, box and artifacts. Legacy CoreOS boxes live only in
 	// Vagrant's cache: nothing to resolve. A lab on its own box (box.name)
-	// still gets its artifacts (fleet) pinned and served.
+	// still gets its artifacts (fleet, etcd) pinned and served.
 	var artifacts []image.Artifact
 	if lab.Lab.Distro == "flatcar" {
 		svc, err := image.New(image.Options{Mirror: firstNonEmpty(o.Mirror, lab.Lab.Mirror), Offline: o.Offline,
