@@ -3,8 +3,6 @@ package up_test
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -22,6 +20,7 @@ import (
 	"github.com/cododemo/cododemo/pkg/cmdutil"
 	"github.com/cododemo/cododemo/pkg/config"
 	"github.com/cododemo/cododemo/pkg/exec"
+	"github.com/cododemo/cododemo/pkg/image/releasetest"
 	"github.com/cododemo/cododemo/pkg/inventory"
 	"github.com/cododemo/cododemo/pkg/testnodes"
 )
@@ -62,11 +61,22 @@ up)
   curl -fsS -o "$st/$n.fetched" "$src" || { log "fetch failed $n"; exit 1; }
   got=$(sha256sum "$st/$n.fetched" | cut -d' ' -f1)
   [ "$got" = "$want" ] && log "fetched $n ok" || log "fetched $n BAD HASH"
-  # Ignition then fetches the files the full config names (fleet).
-  for a in $(grep -o 'http://10.0.2.2:[0-9]*/artifacts/[^"]*' "$st/$n.fetched" | sort -u); do
-    curl -fsS -o "$st/$n.artifact" "http://127.0.0.1:${a#http://10.0.2.2:}" || { log "artifact failed $n"; exit 1; }
-    log "artifact $n $(sha256sum "$st/$n.artifact" | cut -d' ' -f1)"
-  done
+  # Ignition then fetches every remote file the full config names (fleet,
+  # etcd), each checked against the hash its verification names; a remote
+  # source with no verification is reported (inline files are data: URLs).
+  flat=$(tr -d ' \t\n' < "$st/$n.fetched")
+  nsrc=$(grep -o '"source":"http[^"]*"' <<<"$flat" | grep -c .)
+  pairs=$(grep -o '"source":"http[^"]*","verification":{"hash":"sha256-[0-9a-f]*"}' <<<"$flat")
+  [ "$(grep -c . <<<"$pairs")" = "$nsrc" ] || log "unverified source $n"
+  while read -r p; do
+    [ -n "$p" ] || continue
+    url=$(sed 's/^"source":"\([^"]*\)".*/\1/' <<<"$p")
+    want=$(sed 's/.*sha256-\([0-9a-f]*\).*/\1/' <<<"$p")
+    case $url in http://10.0.2.2:*) ;; *) log "unexpected source $url"; exit 1 ;; esac
+    curl -fsS -o "$st/$n.artifact" "http://127.0.0.1:${url#http://10.0.2.2:}" || { log "artifact failed $n $url"; exit 1; }
+    got=$(sha256sum "$st/$n.artifact" | cut -d' ' -f1)
+    [ "$got" = "$want" ] && log "artifact $n ${url##*/} $got ok" || log "artifact $n ${url##*/} $got BAD HASH"
+  done <<<"$pairs"
   echo running > "$st/$n"
   echo "$ts,$n,ui,info,==> $n: Machine booted and ready!" ;;
 ssh-config)
@@ -117,9 +127,10 @@ func setup(t *testing.T) *lab {
 	t.Setenv("FAKE_IDENTITY", c.IdentityFile)
 	t.Setenv("FAKE_USER", c.User)
 	t.Setenv("FAKE_FAIL", "")
-	// A lab on a custom box (nothing to resolve), fleet off (it cannot run
-	// on this machine), VirtualBox so that nodes get pointer configs.
-	cfg := fmt.Sprintf("name: uptest\nbox: {name: cododemo-test}\nfleet: {enabled: false}\nfirst_boot: {port: %d}\n", freePort(t))
+	// A lab on a custom box (nothing to resolve) with its own etcd (as the
+	// e2e box), fleet off (it cannot run on this machine), VirtualBox so
+	// that nodes get pointer configs.
+	cfg := fmt.Sprintf("name: uptest\nbox: {name: cododemo-test}\netcd: {from: box}\nfleet: {enabled: false}\nfirst_boot: {port: %d}\n", freePort(t))
 	if err := os.WriteFile(filepath.Join(l.dir, "cododemo.yaml"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -248,24 +259,31 @@ func TestUpKeepsGoodNodesAndResumes(t *testing.T) {
 }
 
 // A lab on its own box still gets fleet pinned (from the mirror, trust on
-// first use: no upstream hash is known), cached, and served to the nodes
-// by the first-boot server with the pinned hash in their Ignition.
+// first use: no upstream hash is known) and etcd's release tarball (here a
+// build of the room's own, pinned by etcd.release_sha256), cached, and
+// served to the nodes by the first-boot server with the pinned hashes in
+// their Ignition, which the fake guest checks.
 func TestUpServesArtifactsForCustomBox(t *testing.T) {
 	l := setup(t)
 	fleet := []byte("fleet tarball stand-in")
+	etcd := releasetest.EtcdTarball(t, "v3.5.21", "amd64")
 	var requests atomic.Int32
 	mirror := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		requests.Add(1)
-		if r.URL.Path != "/artifacts/fleet-v1.0.0-linux-amd64.tar.gz" {
+		switch r.URL.Path {
+		case "/artifacts/fleet-v1.0.0-linux-amd64.tar.gz":
+			_, _ = w.Write(fleet)
+		case "/artifacts/etcd-v3.5.21-linux-amd64.tar.gz":
+			_, _ = w.Write(etcd)
+		default:
 			http.NotFound(w, r)
-			return
 		}
-		_, _ = w.Write(fleet)
 	}))
 	t.Cleanup(mirror.Close)
 	t.Setenv("CODODEMO_CACHE_DIR", t.TempDir())
 	cfg, _ := os.ReadFile(filepath.Join(l.dir, "cododemo.yaml"))
 	cfg = bytes.Replace(cfg, []byte("fleet: {enabled: false}"), []byte("mirror: "+mirror.URL), 1)
+	cfg = bytes.Replace(cfg, []byte("etcd: {from: box}"), []byte("etcd: {release_sha256: "+releasetest.SHA256(etcd)+"}"), 1)
 	if err := os.WriteFile(filepath.Join(l.dir, "cododemo.yaml"), cfg, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -277,16 +295,28 @@ func TestUpServesArtifactsForCustomBox(t *testing.T) {
 	if err != nil || lock == nil {
 		t.Fatalf("lock: %v %v", lock, err)
 	}
-	sum := sha256.Sum256(fleet)
-	want := hex.EncodeToString(sum[:])
-	if lock.Artifacts["fleet"].SHA256 != want || lock.OS.Version != "" {
+	wantFleet, wantEtcd := releasetest.SHA256(fleet), releasetest.SHA256(etcd)
+	if lock.Artifacts["fleet"].SHA256 != wantFleet || lock.Artifacts["etcd"].SHA256 != wantEtcd || lock.OS.Version != "" {
 		t.Fatalf("lock %+v", lock)
 	}
-	if !strings.Contains(errOut, "pinned what") || !strings.Contains(errOut, "serving 4 file(s)") {
-		t.Errorf("stderr:\n%s", errOut)
+	for _, w := range []string{"pinned what", "warning: etcd: etcd.release_sha256 replaces cododemo's built-in pin", "serving 5 file(s)"} {
+		if !strings.Contains(errOut, w) {
+			t.Errorf("stderr lacks %q:\n%s", w, errOut)
+		}
 	}
-	if log := l.fakeLog(t); strings.Count(log, "artifact core-0") != 3 || strings.Count(log, want) != 3 {
-		t.Fatalf("nodes did not all get the pinned fleet:\n%s", log)
+	log := l.fakeLog(t)
+	for _, n := range []string{"core-01", "core-02", "core-03"} {
+		for _, w := range []string{
+			"artifact " + n + " fleet-v1.0.0-linux-amd64.tar.gz " + wantFleet + " ok",
+			"artifact " + n + " etcd-v3.5.21-linux-amd64.tar.gz " + wantEtcd + " ok",
+		} {
+			if !strings.Contains(log, w) {
+				t.Errorf("fake guest log lacks %q", w)
+			}
+		}
+	}
+	if strings.Contains(log, "BAD HASH") || strings.Contains(log, "unverified") || strings.Count(log, "artifact core-0") != 6 {
+		t.Fatalf("nodes did not all get the pinned, verified artifacts:\n%s", log)
 	}
 	// A second up resolves nothing: the cache and the lock have it all.
 	before := requests.Load()
@@ -295,6 +325,33 @@ func TestUpServesArtifactsForCustomBox(t *testing.T) {
 	}
 	if requests.Load() != before {
 		t.Fatalf("second up asked the mirror again (%d requests)", requests.Load()-before)
+	}
+}
+
+// With the built-in pin, a mirror serving other bytes than etcd's upstream
+// tarball stops up before any VM starts.
+func TestUpRefusesEtcdNotMatchingBuiltinPin(t *testing.T) {
+	l := setup(t)
+	mirror := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/artifacts/etcd-v3.5.21-linux-amd64.tar.gz" {
+			http.NotFound(w, r)
+			return
+		}
+		_, _ = w.Write(releasetest.EtcdTarball(t, "v3.5.21", "amd64"))
+	}))
+	t.Cleanup(mirror.Close)
+	t.Setenv("CODODEMO_CACHE_DIR", t.TempDir())
+	cfg, _ := os.ReadFile(filepath.Join(l.dir, "cododemo.yaml"))
+	cfg = bytes.Replace(cfg, []byte("etcd: {from: box}"), []byte("mirror: "+mirror.URL), 1)
+	if err := os.WriteFile(filepath.Join(l.dir, "cododemo.yaml"), cfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := l.run(t, "up", "--skip-preflight", "--no-verify")
+	if code == 0 || !strings.Contains(errOut, "artifact etcd") || !strings.Contains(errOut, "adddda4b06718e68671ffabff2f8cee48488ba61ad82900e639d108f2148501c") {
+		t.Fatalf("exit %d\n%s", code, errOut)
+	}
+	if log := l.fakeLog(t); strings.Contains(log, "up core-") {
+		t.Fatalf("a VM was started:\n%s", log)
 	}
 }
 
