@@ -99,6 +99,7 @@ nodes: {count: 3, cpus: 1, memory: 1024}
 network: {cidr: 10.231.28.0/24, first_host: 11}
 libvirt: {driver: qemu, management_cidr: 10.231.27.0/24, management_mode: none}
 docker: {enabled: false}
+etcd: {from: box}
 EOF
 export CODODEMO_CACHE_DIR="$lab/cache"
 cd "$lab"
