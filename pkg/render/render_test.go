@@ -6,12 +6,14 @@ import (
 	"errors"
 	"flag"
 	"os"
+	osexec "os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/cododemo/cododemo/pkg/config"
 	"github.com/cododemo/cododemo/pkg/exec"
+	"github.com/cododemo/cododemo/pkg/image/releasetest"
 	"github.com/cododemo/cododemo/pkg/labstate"
 	"github.com/cododemo/cododemo/pkg/plan"
 )
@@ -347,5 +349,57 @@ func TestUnpinnedArtifactsNoted(t *testing.T) {
 				t.Errorf("locked lab: %s", n)
 			}
 		}
+	}
+}
+
+// The etcd-install.service command, run with the real tar on a tarball laid
+// out like etcd's release, installs etcd and etcdctl and nothing else.
+func TestEtcdInstallCommandUnpacks(t *testing.T) {
+	if _, err := osexec.LookPath("tar"); err != nil {
+		t.Fatal("tar is required")
+	}
+	var bu string
+	for _, f := range renderCase(t, goldenCases[0]).Files {
+		if f.Path == "nodes/core-01.bu" {
+			bu = string(f.Data)
+		}
+	}
+	var cmd string
+	for _, line := range strings.Split(bu, "\n") {
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, "ExecStart=/usr/bin/tar ") && strings.Contains(line, "/opt/cododemo/etcd-") {
+			cmd = strings.TrimPrefix(line, "ExecStart=")
+		}
+	}
+	if cmd == "" {
+		t.Fatalf("no etcd unpack command in:\n%s", bu)
+	}
+	root := t.TempDir()
+	for _, d := range []string{"opt/cododemo", "opt/bin"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tgz := releasetest.EtcdTarball(t, "v3.5.21", "amd64")
+	if err := os.WriteFile(filepath.Join(root, "opt/cododemo/etcd-v3.5.21-linux-amd64.tar.gz"), tgz, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd = strings.ReplaceAll(cmd, " /opt/", " "+root+"/opt/")
+	if out, err := osexec.Command("sh", "-c", cmd).CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", cmd, err, out)
+	}
+	ents, err := os.ReadDir(filepath.Join(root, "opt/bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range ents {
+		got = append(got, e.Name())
+	}
+	if strings.Join(got, " ") != "etcd etcdctl" {
+		t.Fatalf("/opt/bin has %v, want etcd etcdctl", got)
+	}
+	if fi, err := os.Stat(filepath.Join(root, "opt/bin/etcd")); err != nil || fi.Mode()&0o111 == 0 {
+		t.Fatalf("etcd not executable: %v %v", fi, err)
 	}
 }
