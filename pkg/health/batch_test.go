@@ -1,10 +1,23 @@
 package health
 
 import (
+	"bytes"
 	"os/exec"
 	"strings"
 	"testing"
 )
+
+// runShell runs script under shell, returning stdout and stderr apart, as
+// an SSH session does.
+func runShell(t testing.TB, shell, script string) (stdout, stderr []byte) {
+	var o, e bytes.Buffer
+	cmd := exec.Command(shell, "-c", script)
+	cmd.Stdout, cmd.Stderr = &o, &e
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s: %v\n%s", shell, err, e.String())
+	}
+	return o.Bytes(), e.Bytes()
+}
 
 // The batch script runs under the shells a node may give us: bash (with
 // $EPOCHREALTIME) and a plain POSIX sh (dash, without it).
@@ -19,13 +32,10 @@ func TestBatchScriptRealShells(t *testing.T) {
 		if _, err := exec.LookPath(shell); err != nil {
 			t.Fatalf("%s: %v", shell, err)
 		}
-		out, err := exec.Command(shell, "-c", BatchScript("n0nce", cmds)).Output()
-		if err != nil {
-			t.Fatalf("%s: %v", shell, err)
-		}
-		got := ParseBatch("n0nce", len(cmds), out)
+		out, errOut := runShell(t, shell, BatchScript("n0nce", cmds))
+		got := ParseBatch("n0nce", len(cmds), out, errOut)
 		if len(got) != 4 {
-			t.Fatalf("%s: %d results from\n%s", shell, len(got), out)
+			t.Fatalf("%s: %d results from\n%s\n%s", shell, len(got), out, errOut)
 		}
 		if string(got[0].Stdout) != "out1\n" || string(got[0].Stderr) != "err1\n" || got[0].ExitStatus != 0 {
 			t.Errorf("%s: 0: %+v", shell, got[0])
@@ -46,28 +56,26 @@ func TestBatchScriptRealShells(t *testing.T) {
 }
 
 func TestParseBatchCutShort(t *testing.T) {
-	out, err := exec.Command("sh", "-c", BatchScript("n", []string{"echo a", "echo b"})).Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Killed after the first command's stderr frame began: the second is
-	// absent, the first intact.
+	out, errOut := runShell(t, "sh", BatchScript("n", []string{"echo a; echo e >&2", "echo b"}))
+	// Killed while the second command ran: the second is absent, the
+	// first intact, stderr included (cut before the second's marker).
 	cut := out[:strings.Index(string(out), "\n@@n 1 ")+len("\n@@n 1 ")]
-	got := ParseBatch("n", 2, cut)
-	if _, ok := got[1]; ok || string(got[0].Stdout) != "a\n" {
+	cutErr := errOut[:strings.Index(string(errOut), "\n@@n 1")]
+	got := ParseBatch("n", 2, cut, cutErr)
+	if _, ok := got[1]; ok || string(got[0].Stdout) != "a\n" || string(got[0].Stderr) != "e\n" {
 		t.Errorf("%+v", got)
 	}
-	if len(ParseBatch("n", 2, nil)) != 0 {
+	if len(ParseBatch("n", 2, nil, nil)) != 0 {
 		t.Error("empty output gave results")
 	}
 }
 
 func FuzzParseBatch(f *testing.F) {
-	out, _ := exec.Command("sh", "-c", BatchScript("n", []string{"echo a", "echo b >&2; exit 4"})).Output()
-	f.Add(out)
-	f.Add([]byte("\n@@n 0 \nx\n@@n-err 0 1 \ny\n@@n-end\n"))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		for i, r := range ParseBatch("n", 3, b) {
+	out, errOut := runShell(f, "sh", BatchScript("n", []string{"echo a", "echo b >&2; exit 4"}))
+	f.Add(out, errOut)
+	f.Add([]byte("\n@@n 0 \nx\n@@n-rc 0 1 \n@@n-end\n"), []byte("\n@@n 0\ny\n@@n-end\n"))
+	f.Fuzz(func(t *testing.T, b, e []byte) {
+		for i, r := range ParseBatch("n", 3, b, e) {
 			if i < 0 || i >= 3 {
 				t.Fatalf("index %d", i)
 			}

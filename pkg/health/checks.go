@@ -343,57 +343,51 @@ func leaderName(id uint64, byID map[uint64]string) string {
 	return fmt.Sprintf("%x", id)
 }
 
+// checkEtcdWrite writes the probe through the runner's member, lets every
+// node's batch read it back (nodeChecks), and judges the reads.
 func (r *run) checkEtcdWrite(ctx context.Context, s Session, runnerName string) Verdict {
-	key := randomKey()
-	value := fmt.Sprintf("written-by-%s-at-%d", runnerName, r.v.Opts.Now().UnixNano())
-	res, err := r.remote(ctx, s, CmdEtcdPut(key, value))
+	p := r.probe
+	p.value = fmt.Sprintf("written-by-%s-at-%d", runnerName, r.v.Opts.Now().UnixNano())
+	res, err := r.remote(ctx, s, CmdEtcdPut(p.key, p.value))
 	if err != nil || res.ExitStatus != 0 || strings.TrimSpace(string(res.Stdout)) != "OK" {
-		return Verdict{Status: Fail, Message: fmt.Sprintf("put %s on %s: %s", key, runnerName, runErr(res, err)),
+		p.finish(false)
+		return Verdict{Status: Fail, Message: fmt.Sprintf("put %s on %s: %s", p.key, runnerName, runErr(res, err)),
 			Hint: "the cluster accepts no writes: it has no quorum (see etcd-health, etcd-leader)"}
 	}
+	p.finish(true)
 	// Remove the key whatever happens next, with a context of its own so a
 	// timed-out read does not leave it behind.
 	defer func() {
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		_, _ = r.remote(dctx, s, CmdEtcdDel(key))
+		_, _ = r.remote(dctx, s, CmdEtcdDel(p.key))
 	}()
-	type readback struct {
-		node, problem string
-	}
-	results := make(chan readback, len(r.v.Inv.Nodes))
-	var skipped []string
+	var bad, skipped []string
 	n := 0
 	for _, node := range r.v.Inv.Nodes {
-		ns := r.session(ctx, node.Name)
-		if ns == nil {
+		st := r.nodes[node.Name]
+		select {
+		case <-st.readDone:
+		case <-ctx.Done():
+			bad = append(bad, node.Name+": no read-back before the timeout")
+			continue
+		}
+		rb := st.read
+		if rb == nil {
 			skipped = append(skipped, node.Name)
 			continue
 		}
 		n++
-		go func() {
-			res, err := r.remote(ctx, ns, CmdEtcdGet(key))
-			got := strings.TrimSpace(string(res.Stdout))
-			switch {
-			case err != nil || res.ExitStatus != 0:
-				results <- readback{node.Name, "read failed: " + runErr(res, err)}
-			case got != value:
-				results <- readback{node.Name, fmt.Sprintf("read %q, want %q", truncate(got, 60), value)}
-			default:
-				results <- readback{node.Name, ""}
-			}
-		}()
-	}
-	var bad []string
-	for range n {
-		rb := <-results
-		if rb.problem != "" {
-			bad = append(bad, rb.node+": "+rb.problem)
+		got := strings.TrimSpace(string(rb.res.Stdout))
+		switch {
+		case rb.err != nil || rb.res.ExitStatus != 0:
+			bad = append(bad, node.Name+": read failed: "+runErr(rb.res, rb.err))
+		case got != p.value:
+			bad = append(bad, fmt.Sprintf("%s: read %q, want %q", node.Name, truncate(got, 60), p.value))
 		}
 	}
-	slices.Sort(bad)
 	if len(bad) > 0 {
-		return Verdict{Status: Fail, Message: fmt.Sprintf("wrote %s on %s; %s", key, runnerName, strings.Join(bad, "; ")),
+		return Verdict{Status: Fail, Message: fmt.Sprintf("wrote %s on %s; %s", p.key, runnerName, strings.Join(bad, "; ")),
 			Hint: "those nodes cannot reach a quorum of members: check etcd-member on them and the network between nodes"}
 	}
 	msg := fmt.Sprintf("wrote on %s, read back on %d nodes, removed", runnerName, n)
@@ -401,6 +395,17 @@ func (r *run) checkEtcdWrite(ctx context.Context, s Session, runnerName string) 
 		return Verdict{Status: Warn, Message: msg + "; not read on unreachable " + strings.Join(skipped, ", ")}
 	}
 	return Verdict{Status: Pass, Message: msg}
+}
+
+// etcdMemberRead judges the etcd-member check from the node's read of the
+// probe: a linearizable read answered through the node's endpoint means its
+// member is up and reaches a quorum (the value is etcd-write's business).
+func etcdMemberRead(res sshx.Result, err error, n inventory.Node) Verdict {
+	if err != nil || res.ExitStatus != 0 {
+		return Verdict{Status: Fail, Message: "linearizable read through the local endpoint: " + runErr(res, err),
+			Hint: "the local member is down or cut off from a quorum: `systemctl status etcd-member` and `journalctl -u etcd-member` on " + n.Name}
+	}
+	return Verdict{Status: Pass, Message: "local endpoint served a linearizable read (etcd-write's probe)"}
 }
 
 func (r *run) checkFleetMachines(ctx context.Context, s Session) Verdict {

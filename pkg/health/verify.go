@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -71,6 +72,37 @@ type nodeState struct {
 	ready chan struct{} // closed once the connect attempt ended
 	sess  Session
 	err   error
+
+	// readDone is closed once the node's read of the etcd-write probe
+	// ended, or once it is sure not to happen; read is nil when the node
+	// was not read (unreachable, or the probe was never written).
+	readDone chan struct{}
+	read     *readResult
+}
+
+type readResult struct {
+	res sshx.Result
+	err error
+}
+
+// probe is the etcd-write check's quorum write. It is written once, from
+// the runner, before the nodes' batches start, so each node's read-back
+// rides in the node's one batch session; and that read doubles as the
+// node's etcd-member check, since a linearizable read served through the
+// local member is what `etcdctl endpoint health` itself does. One session
+// and one etcdctl per node fewer than reading back separately.
+type probe struct {
+	key, value string
+	done       chan struct{} // closed once the write was tried, or given up
+	once       sync.Once
+	written    bool // read only after done
+}
+
+func (p *probe) finish(written bool) {
+	p.once.Do(func() {
+		p.written = written
+		close(p.done)
+	})
 }
 
 // run is one verification's shared state.
@@ -78,6 +110,7 @@ type run struct {
 	v     *Verifier
 	sem   chan struct{}
 	nodes map[string]*nodeState
+	probe *probe // nil when etcd-write does not run
 
 	mu       sync.Mutex
 	verdicts []Verdict
@@ -92,15 +125,16 @@ func (v *Verifier) Verify(ctx context.Context) *Report {
 	rep := &Report{Started: start, Attempts: 1}
 	for _, n := range v.Inv.Nodes {
 		rep.Nodes = append(rep.Nodes, n.Name)
-		r.nodes[n.Name] = &nodeState{node: n, ready: make(chan struct{})}
+		r.nodes[n.Name] = &nodeState{node: n, ready: make(chan struct{}), readDone: make(chan struct{})}
+	}
+	if r.on(CheckEtcdWrite) && v.Inv.Uses(inventory.ServiceEtcd) {
+		r.probe = &probe{key: randomKey(), done: make(chan struct{})}
 	}
 	var wg sync.WaitGroup
 	for _, n := range v.Inv.Nodes {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r.sem <- struct{}{}
-			defer func() { <-r.sem }()
 			r.nodeChecks(ctx, r.nodes[n.Name])
 		}()
 	}
@@ -187,8 +221,29 @@ func (r *run) session(ctx context.Context, name string) Session {
 	return st.sess
 }
 
+// acquire takes a parallelism slot; false when ctx ended first.
+func (r *run) acquire(ctx context.Context) bool {
+	select {
+	case r.sem <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (r *run) release() { <-r.sem }
+
+// nodeChecks connects to a node and runs its checks. It holds a
+// parallelism slot only while it works, never while it waits for the
+// probe: the runner's write needs a slot too.
 func (r *run) nodeChecks(ctx context.Context, st *nodeState) {
+	defer close(st.readDone)
+	if !r.acquire(ctx) {
+		close(st.ready)
+		return
+	}
 	r.connect(ctx, st)
+	r.release()
 	name := st.node.Name
 	type nc struct {
 		check string
@@ -215,29 +270,67 @@ func (r *run) nodeChecks(ctx context.Context, st *nodeState) {
 			todo = append(todo, c)
 		}
 	}
-	if len(todo) == 0 {
+	// With the probe written, the node reads it back, and that read is
+	// also its etcd-member check.
+	var getCmd string
+	if r.probe != nil && st.sess != nil {
+		select {
+		case <-r.probe.done:
+		case <-ctx.Done():
+			return
+		}
+		if r.probe.written {
+			getCmd = CmdEtcdGet(r.probe.key)
+			todo = slices.DeleteFunc(todo, func(c nc) bool { return c.check == CheckEtcdMember })
+		}
+	}
+	if len(todo) == 0 && getCmd == "" {
 		return
 	}
+	if !r.acquire(ctx) {
+		return
+	}
+	defer r.release()
 	// One session runs every check's first command; the checks then read
 	// their share, and only follow-ups (polling "starting", the journal of
 	// failed units) open sessions of their own.
+	var cmds []string
+	for _, c := range todo {
+		cmds = append(cmds, firstCommand[c.check])
+	}
+	if getCmd != "" {
+		cmds = append(cmds, getCmd)
+	}
 	sess := st.sess
 	var pre *prefetched
-	if len(todo) > 1 {
-		var cmds []string
-		for _, c := range todo {
-			cmds = append(cmds, firstCommand[c.check])
-		}
+	if len(cmds) > 1 {
 		pre = r.prefetch(ctx, st.sess, cmds)
 		sess = pre
 	}
-	for _, c := range todo {
-		var base time.Duration
-		if pre != nil {
-			base = pre.took[firstCommand[c.check]]
+	base := func(cmd string) time.Duration {
+		if pre == nil {
+			return 0
 		}
-		r.timedBase(ctx, name, c.check, 0, base, func(ctx context.Context) Verdict { return c.fn(ctx, sess, st.node) })
+		return pre.took[cmd]
 	}
+	for _, c := range todo {
+		r.timedBase(ctx, name, c.check, 0, base(firstCommand[c.check]), func(ctx context.Context) Verdict { return c.fn(ctx, sess, st.node) })
+	}
+	if getCmd == "" {
+		return
+	}
+	read := func(ctx context.Context) Verdict {
+		res, err := sess.Run(ctx, getCmd)
+		st.read = &readResult{res, err}
+		return etcdMemberRead(res, err, st.node)
+	}
+	if r.on(CheckEtcdMember) {
+		r.timedBase(ctx, name, CheckEtcdMember, 0, base(getCmd), read)
+		return
+	}
+	cctx, cancel := context.WithTimeout(ctx, r.v.Opts.Timeout)
+	defer cancel()
+	read(cctx)
 }
 
 // firstCommand is the command each per-node check starts with.
@@ -279,7 +372,7 @@ func (r *run) prefetch(ctx context.Context, s Session, cmds []string) *prefetche
 		return p // every check runs on its own and reports the problem
 	}
 	whole := r.v.Opts.Now().Sub(t0)
-	for i, br := range ParseBatch(nonce, len(cmds), res.Stdout) {
+	for i, br := range ParseBatch(nonce, len(cmds), res.Stdout, res.Stderr) {
 		p.results[cmds[i]] = sshx.Result{Stdout: br.Stdout, Stderr: br.Stderr, ExitStatus: br.ExitStatus}
 		p.took[cmds[i]] = whole / time.Duration(len(cmds))
 		if br.Seconds >= 0 {
@@ -297,6 +390,10 @@ func (r *run) clusterChecks(ctx context.Context) {
 		if r.on(c) {
 			wanted = append(wanted, c)
 		}
+	}
+	if r.probe != nil {
+		// Whatever happens below, the nodes waiting for the probe go on.
+		defer r.probe.finish(false)
 	}
 	if len(wanted) == 0 {
 		return
@@ -331,6 +428,9 @@ func (r *run) clusterChecks(ctx context.Context) {
 			continue
 		case runner == nil:
 			r.add(Verdict{Node: ClusterNode, Check: c, Status: Fail, Message: "no node reachable over SSH to run it from"})
+			if c == CheckEtcdWrite {
+				r.probe.finish(false)
+			}
 			continue
 		}
 		wg.Add(1)
@@ -346,7 +446,7 @@ func (r *run) clusterChecks(ctx context.Context) {
 			case CheckEtcdLeader:
 				fn = func(ctx context.Context) Verdict { return r.checkEtcdLeader(ctx, runner) }
 			case CheckEtcdWrite:
-				timeout *= 2 // a write plus a read on every node plus a delete
+				timeout *= 2 // a write, the nodes' batches reading it back, a delete
 				fn = func(ctx context.Context) Verdict { return r.checkEtcdWrite(ctx, runner, runnerName) }
 			case CheckFleetMachines:
 				fn = func(ctx context.Context) Verdict { return r.checkFleetMachines(ctx, runner) }
@@ -362,12 +462,10 @@ func (r *run) clusterChecks(ctx context.Context) {
 
 // remote runs a command while holding a parallelism slot.
 func (r *run) remote(ctx context.Context, s Session, cmd string) (sshx.Result, error) {
-	select {
-	case r.sem <- struct{}{}:
-	case <-ctx.Done():
+	if !r.acquire(ctx) {
 		return sshx.Result{}, ctx.Err()
 	}
-	defer func() { <-r.sem }()
+	defer r.release()
 	return s.Run(ctx, cmd)
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -20,7 +22,8 @@ type fakeNode struct {
 	cl         *fakeCluster
 	mu         sync.Mutex
 	over       map[string]func() (sshx.Result, error)
-	ran        []string
+	ran        []string // commands run, a batch's one by one
+	batches    int
 }
 
 type fakeCluster struct {
@@ -51,7 +54,35 @@ func (n *fakeNode) set(prefix string, fn func() (sshx.Result, error)) {
 	n.over[prefix] = fn
 }
 
+// batchFrame finds a BatchScript's nonce and commands.
+var batchFrame = regexp.MustCompile(`(?s)printf '\\n@@(\w+) \d+ %s\\n' "\$\{EPOCHREALTIME:-\}"; printf '\\n@@\w+ \d+\\n' >&2\n\( (.*?)\n\)\n`)
+
+// runBatch answers a BatchScript as a shell would: each command through
+// Run, framed as BatchScript frames it.
+func (n *fakeNode) runBatch(ctx context.Context, script string) (sshx.Result, error) {
+	var out, errOut strings.Builder
+	nonce := ""
+	for i, m := range batchFrame.FindAllStringSubmatch(script, -1) {
+		nonce = m[1]
+		res, err := n.Run(ctx, m[2])
+		if err != nil {
+			return sshx.Result{}, err
+		}
+		fmt.Fprintf(&out, "\n@@%s %d \n%s\n@@%s-rc %d %d \n", nonce, i, res.Stdout, nonce, i, res.ExitStatus)
+		fmt.Fprintf(&errOut, "\n@@%s %d\n%s", nonce, i, res.Stderr)
+	}
+	fmt.Fprintf(&out, "\n@@%s-end\n", nonce)
+	fmt.Fprintf(&errOut, "\n@@%s-end\n", nonce)
+	return sshx.Result{Stdout: []byte(out.String()), Stderr: []byte(errOut.String())}, nil
+}
+
 func (n *fakeNode) Run(ctx context.Context, cmd string) (sshx.Result, error) {
+	if strings.HasPrefix(cmd, `printf '\n@@`) {
+		n.mu.Lock()
+		n.batches++
+		n.mu.Unlock()
+		return n.runBatch(ctx, cmd)
+	}
 	n.mu.Lock()
 	n.ran = append(n.ran, cmd)
 	var fn func() (sshx.Result, error)
@@ -200,6 +231,11 @@ func TestVerifyHealthyFake(t *testing.T) {
 		if gets != 1 {
 			t.Errorf("%s: %d read-backs, want 1", n.name, gets)
 		}
+		// The read-back rides in the node's one batch and stands in
+		// for the local endpoint health.
+		if n.batches != 1 || slices.Contains(n.ran, CmdEtcdLocalHealth) {
+			t.Errorf("%s: %d batches, ran %q", n.name, n.batches, n.ran)
+		}
 	}
 }
 
@@ -287,6 +323,41 @@ func TestVerifyEtcdFaults(t *testing.T) {
 	wantStatus(t, r, ClusterNode, CheckEtcdWrite, Fail, "core-02: read \"old\"")
 	if len(c.kv) != 0 {
 		t.Errorf("probe key left after a failed read-back: %v", c.kv)
+	}
+
+	// A node whose read fails fails both its etcd-member check and the
+	// read-back, each naming it.
+	c, inv = newFakeCluster(3)
+	c.nodes[2].set("etcdctl "+etcdctlFlags+" get", func() (sshx.Result, error) {
+		return sshx.Result{ExitStatus: 1, Stderr: []byte("Error: context deadline exceeded\n")}, nil
+	})
+	r = verifyFake(t, c, inv, sel, nil)
+	wantStatus(t, r, "core-03", CheckEtcdMember, Fail, "context deadline exceeded")
+	wantStatus(t, r, "core-02", CheckEtcdMember, Pass, "linearizable read")
+	wantStatus(t, r, ClusterNode, CheckEtcdWrite, Fail, "core-03: read failed")
+
+	// No quorum for the write: the nodes fall back to endpoint health, so
+	// etcd-member still says which members are down.
+	c, inv = newFakeCluster(3)
+	c.nodes[0].set("etcdctl "+etcdctlFlags+" put", func() (sshx.Result, error) {
+		return sshx.Result{ExitStatus: 1, Stderr: []byte("Error: etcdserver: request timed out\n")}, nil
+	})
+	c.nodes[1].set(CmdEtcdLocalHealth, func() (sshx.Result, error) {
+		return sshx.Result{ExitStatus: 1, Stdout: []byte(`[{"endpoint":"http://10.0.0.2:2379","health":false,"error":"context deadline exceeded"}]`)}, nil
+	})
+	r = verifyFake(t, c, inv, sel, nil)
+	wantStatus(t, r, ClusterNode, CheckEtcdWrite, Fail, "request timed out")
+	wantStatus(t, r, "core-02", CheckEtcdMember, Fail, "unhealthy: context deadline exceeded")
+	wantStatus(t, r, "core-01", CheckEtcdMember, Pass, "healthy")
+
+	// etcd-member alone (no probe): endpoint health, as before.
+	c, inv = newFakeCluster(2)
+	only, _ := Select([]string{CheckEtcdMember}, nil, false)
+	wantStatus(t, verifyFake(t, c, inv, only, nil), "core-02", CheckEtcdMember, Pass, "healthy (1ms)")
+	for _, n := range c.nodes {
+		if !slices.Contains(n.ran, CmdEtcdLocalHealth) {
+			t.Errorf("%s: ran %q", n.name, n.ran)
+		}
 	}
 
 	// An unhealthy member in endpoint health --cluster is named.
@@ -438,5 +509,20 @@ func TestSelect(t *testing.T) {
 		if _, err := Select(bad[0], bad[1], false); err == nil {
 			t.Errorf("%v: want error", bad)
 		}
+	}
+}
+
+// The fake's batch runner must see every command of a real BatchScript,
+// or the fake tests would silently fall back to one session per command.
+func TestFakeRunsBatches(t *testing.T) {
+	c, _ := newFakeCluster(1)
+	cmds := []string{CmdOSRelease, CmdSystemRunning, CmdEtcdGet("/k")}
+	res, err := c.nodes[0].Run(context.Background(), BatchScript("n0nce", cmds))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := ParseBatch("n0nce", len(cmds), res.Stdout, res.Stderr)
+	if len(got) != len(cmds) || string(got[1].Stdout) != "running\n" || !slices.Equal(c.nodes[0].ran, cmds) {
+		t.Fatalf("parsed %+v; ran %q", got, c.nodes[0].ran)
 	}
 }
