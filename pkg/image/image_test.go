@@ -1,6 +1,7 @@
 package image
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io/fs"
@@ -49,6 +50,18 @@ func (f *fixture) service(t *testing.T, offline bool) *Service {
 	return svc
 }
 
+// refreshing is a service that treats the test key as cododemo treats the
+// embedded Flatcar key: newer subkeys its primary certifies may come in.
+func (f *fixture) refreshing(t *testing.T, offline bool) *Service {
+	t.Helper()
+	svc, err := New(Options{CacheDir: f.dir, Mirror: f.srv.URL, Offline: offline, Keyring: f.signer.Keyring, RefreshKeyring: true,
+		Getenv: func(string) string { return "" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc
+}
+
 func lab() config.Lab {
 	l := config.Default()
 	l.Fleet.Enabled = false
@@ -60,7 +73,7 @@ func lab() config.Lab {
 func snapshot(t *testing.T, dir string) string {
 	t.Helper()
 	var out []string
-	for _, sub := range []string{"blobs", "refs", "trees"} {
+	for _, sub := range []string{"blobs", "refs", "trees", "keys"} {
 		_ = filepath.WalkDir(filepath.Join(dir, sub), func(p string, d fs.DirEntry, err error) error {
 			if err == nil && !d.IsDir() {
 				rel, _ := filepath.Rel(dir, p)
@@ -163,7 +176,18 @@ func TestBadInputsLeaveCacheUnchanged(t *testing.T) {
 			cat := f.srv.Publish(t, other, releasetest.Release{Channel: "stable", Arch: "amd64", Version: testVersion, Provider: "virtualbox", Box: f.box, Current: true})
 			_ = cat
 			return lab()
-		}, []string{"bad signature", "signed by a key not in the test keyring"}, func(t *testing.T, err error) {
+		}, []string{"bad signature", "which is not in the test keyring", "--keyring"}, func(t *testing.T, err error) {
+			if !errors.Is(err, verify.ErrBadSignature) {
+				t.Errorf("not ErrBadSignature: %v", err)
+			}
+		}},
+		{"forger's key at the key's address", func(t *testing.T, f *fixture) config.Lab {
+			f.svc = f.refreshing(t, false)
+			other := releasetest.NewSigner(t, "mallory")
+			f.srv.Publish(t, other, releasetest.Release{Channel: "stable", Arch: "amd64", Version: testVersion, Provider: "virtualbox", Box: f.box, Current: true})
+			f.srv.Put("/"+KeyMirrorPath, other.Rotate(t))
+			return lab()
+		}, []string{"bad signature", "is no help", "holds no key with the primary key of the test keyring"}, func(t *testing.T, err error) {
 			if !errors.Is(err, verify.ErrBadSignature) {
 				t.Errorf("not ErrBadSignature: %v", err)
 			}
@@ -359,6 +383,21 @@ func TestLockPinsAndIsHonoured(t *testing.T) {
 		t.Fatalf("relock: %v %+v", err, again)
 	}
 
+	// Filling a lock that lacks only an artifact keeps its OS release
+	// although a newer one is current; re-locking moves on.
+	partial := *back
+	partial.Artifacts = map[string]config.Artifact{"fleet": fa}
+	filled, _, err := f.svc.Fill(ctx, l, &partial)
+	if err != nil || filled.OS != back.OS || filled.Artifacts["etcd"].SHA256 != releasetest.SHA256(etcd) || !filled.Complete(l) {
+		t.Fatalf("fill: %v %+v", err, filled)
+	}
+	// ... unless the lab no longer fits it (another provider's box).
+	libvirt := l
+	libvirt.Provider = "libvirt"
+	if _, _, err := f.svc.Fill(ctx, libvirt, &partial); err == nil || !strings.Contains(err.Error(), "libvirt") {
+		t.Fatalf("fill for another provider kept the virtualbox box: %v", err)
+	}
+
 	// A lock whose pin the signed catalog contradicts is refused.
 	bad := *back
 	bad.OS.Box.SHA256 = strings.Repeat("0", 64)
@@ -466,5 +505,65 @@ func TestEmbeddedFlatcarKey(t *testing.T) {
 	s := releasetest.NewSigner(t, "x")
 	if err := kr.DetachedBytes([]byte("data"), s.Sign(t, []byte("data"))); !errors.Is(err, verify.ErrBadSignature) {
 		t.Fatalf("foreign signature: %v", err)
+	}
+}
+
+// Flatcar rotates its signing subkey yearly. A catalog signed by a subkey
+// newer than the binary's key is taken in once from the publisher (only
+// subkeys the trusted primary certifies), kept in the cache, and used from
+// there offline; without that copy, the error says what to do.
+func TestSigningSubkeyRotation(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	newKey := f.signer.Rotate(t) // the old Keyring lacks the new subkey
+	f.srv.Publish(t, f.signer, releasetest.Release{Channel: "stable", Arch: "amd64", Version: testVersion, Provider: "virtualbox", Box: f.box, Current: true})
+
+	// Offline, and with no refreshed copy: the advice.
+	before := snapshot(t, f.dir)
+	if _, err := f.refreshing(t, true).ResolveOS(ctx, "stable", "amd64", testVersion, "virtualbox"); err == nil || !strings.Contains(err.Error(), "offline") {
+		t.Fatalf("offline: %v", err)
+	}
+	// Online, before the publisher has the new key: the same advice.
+	svc := f.refreshing(t, false)
+	_, err := svc.ResolveOS(ctx, "stable", "amd64", "current", "virtualbox")
+	if err == nil || !strings.Contains(err.Error(), "fetching Flatcar's current key") || !errors.Is(err, verify.ErrBadSignature) {
+		t.Fatalf("no key published: %v", err)
+	}
+	if after := snapshot(t, f.dir); after != before {
+		t.Errorf("cache changed by failures")
+	}
+	if _, err := os.Stat(svc.RefreshedKeyPath()); err == nil {
+		t.Fatal("refreshed key kept after failures")
+	}
+
+	// Online with the key published: taken in, kept, the box fetched.
+	f.srv.Put("/"+KeyMirrorPath, newKey)
+	var log strings.Builder
+	svc = f.refreshing(t, false)
+	svc.Log = &log
+	b, err := svc.EnsureBox(ctx, lab(), nil)
+	if err != nil || b.Version != testVersion {
+		t.Fatalf("after rotation: %v", err)
+	}
+	if !strings.Contains(log.String(), "taken in from") {
+		t.Errorf("log: %q", log.String())
+	}
+	if got, err := os.ReadFile(svc.RefreshedKeyPath()); err != nil || !bytes.Equal(got, newKey) {
+		t.Fatalf("refreshed key not kept: %v", err)
+	}
+
+	// A later offline run verifies the cached catalog with the kept copy,
+	// fetching nothing.
+	f.srv.Delete("/" + KeyMirrorPath)
+	n := f.srv.Total()
+	if rel, err := f.refreshing(t, true).ResolveOS(ctx, "stable", "amd64", testVersion, "virtualbox"); err != nil || rel.Version != testVersion {
+		t.Fatalf("offline after refresh: %v", err)
+	}
+	if f.srv.Total() != n {
+		t.Errorf("offline run made %d requests", f.srv.Total()-n)
+	}
+	// A user's own keyring is never refreshed behind their back.
+	if _, err := f.service(t, false).ResolveOS(ctx, "stable", "amd64", testVersion, "virtualbox"); err == nil || !strings.Contains(err.Error(), "--keyring") {
+		t.Fatalf("user keyring: %v", err)
 	}
 }

@@ -22,6 +22,21 @@ func IsRemoteTemplates(src string) bool {
 // box of its own (box.name) resolves no OS release: its lock pins only the
 // artifacts and templates.
 func (s *Service) Lock(ctx context.Context, lab config.Lab, prev *config.Lock) (*config.Lock, []string, error) {
+	return s.lock(ctx, lab, prev, false)
+}
+
+// Fill completes prev for lab without moving what it already pins: an OS
+// release that still fits the lab (same distro, channel, arch, version
+// and box provider) is kept, not resolved again, so a lock that lacks
+// only an artifact (made before cododemo pinned etcd, say) does not carry
+// the lab to a newer Flatcar behind the user's back; likewise a remote
+// template source pinned for the same address. `up` fills; `cododemo
+// lock` re-resolves.
+func (s *Service) Fill(ctx context.Context, lab config.Lab, prev *config.Lock) (*config.Lock, []string, error) {
+	return s.lock(ctx, lab, prev, true)
+}
+
+func (s *Service) lock(ctx context.Context, lab config.Lab, prev *config.Lock, keep bool) (*config.Lock, []string, error) {
 	if lab.Distro != "flatcar" {
 		return nil, nil, fmt.Errorf("distro %s: nothing to resolve (its release servers are gone); lock pins Flatcar labs", lab.Distro)
 	}
@@ -31,7 +46,12 @@ func (s *Service) Lock(ctx context.Context, lab config.Lab, prev *config.Lock) (
 		Channel: lab.Channel,
 		Arch:    lab.Arch,
 	}
-	if lab.Box.Name == "" {
+	keepOS := keep && prev.Resolved() && prev.Matches(lab) == nil && prev.OS.Box.Provider == lab.Provider
+	switch {
+	case lab.Box.Name != "":
+	case keepOS:
+		l.OS = prev.OS
+	default:
 		rel, err := s.ResolveOS(ctx, lab.Channel, lab.Arch, lab.Version, lab.Provider)
 		if err != nil {
 			return nil, nil, err
@@ -59,7 +79,11 @@ func (s *Service) Lock(ctx context.Context, lab config.Lab, prev *config.Lock) (
 		}
 		l.Artifacts[pin.Name] = a
 	}
-	if IsRemoteTemplates(lab.Templates) {
+	switch {
+	case !IsRemoteTemplates(lab.Templates):
+	case keep && prev != nil && prev.Templates != nil && prev.Templates.Source == lab.Templates:
+		l.Templates = prev.Templates
+	default:
 		// Re-locking means re-fetching: the source may have moved on.
 		_, sha, err := s.Templates(ctx, lab.Templates, "")
 		if err != nil {

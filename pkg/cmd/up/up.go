@@ -129,7 +129,7 @@ func Run(ctx context.Context, f *cmdutil.Factory, o *Options, lab *cmdutil.Lab) 
 			} else {
 				step("lock: pinning the artifacts nodes install (box %s is the lab's own)", lab.Lab.Box.Name)
 			}
-			lock, warnings, err := svc.Lock(ctx, lab.Lab, lab.Lock)
+			lock, warnings, err := svc.Fill(ctx, lab.Lab, lab.Lock)
 			if err != nil {
 				return fmt.Errorf("lock: %w", err)
 			}
