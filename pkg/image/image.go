@@ -48,7 +48,10 @@ type Options struct {
 	Log io.Writer
 	// Keyring overrides the embedded Flatcar key and $CODODEMO_KEYRING.
 	Keyring *verify.Keyring
-	HTTP    *http.Client
+	// RefreshKeyring lets an overriding Keyring be refreshed from the
+	// publisher as the embedded key is (tests; the embedded key always is).
+	RefreshKeyring bool
+	HTTP           *http.Client
 	// VagrantEnv is added to vagrant's environment.
 	VagrantEnv []string
 }
@@ -63,6 +66,10 @@ type Service struct {
 	Log     io.Writer
 	Offline bool
 	Mirror  string
+
+	// refreshKey: the keyring is cododemo's own (or a test's stand-in),
+	// so newer subkeys its primary certifies may be taken in.
+	refreshKey bool
 }
 
 // New builds a Service.
@@ -78,13 +85,14 @@ func New(o Options) (*Service, error) {
 			return nil, err
 		}
 	}
-	kr := o.Keyring
+	kr, refresh := o.Keyring, o.RefreshKeyring
 	if kr == nil {
 		var err error
 		if p := getenv(EnvKeyring); p != "" {
 			kr, err = verify.Load(p)
 		} else {
 			kr, err = verify.Flatcar()
+			refresh = true
 		}
 		if err != nil {
 			return nil, err
@@ -95,16 +103,21 @@ func New(o Options) (*Service, error) {
 		log = io.Discard
 	}
 	c := cache.Open(dir)
-	return &Service{
-		Cache:   c,
-		DL:      &download.Downloader{Cache: c, HTTP: o.HTTP, Progress: o.Progress, Offline: o.Offline},
-		Keyring: kr,
-		Server:  release.Server{Mirror: o.Mirror},
-		Vagrant: vagrantbox.Vagrant{Runner: o.Runner, Getenv: getenv, Env: o.VagrantEnv},
-		Log:     log,
-		Offline: o.Offline,
-		Mirror:  o.Mirror,
-	}, nil
+	s := &Service{
+		Cache:      c,
+		DL:         &download.Downloader{Cache: c, HTTP: o.HTTP, Progress: o.Progress, Offline: o.Offline},
+		Keyring:    kr,
+		Server:     release.Server{Mirror: o.Mirror},
+		Vagrant:    vagrantbox.Vagrant{Runner: o.Runner, Getenv: getenv, Env: o.VagrantEnv},
+		Log:        log,
+		Offline:    o.Offline,
+		Mirror:     o.Mirror,
+		refreshKey: refresh,
+	}
+	if refresh {
+		s.loadRefreshed()
+	}
+	return s, nil
 }
 
 // OSRelease is one resolved, signature-checked release and its box.
@@ -141,7 +154,7 @@ func (s *Service) ResolveOS(ctx context.Context, channel, arch, version, provide
 	if version != "current" && !release.IsExact(version) {
 		return nil, fmt.Errorf("version %q is neither \"current\" nor an exact release such as 4593.2.5", version)
 	}
-	if rel, err := s.fromCache(channel, arch, version, provider); rel != nil || err != nil {
+	if rel, err := s.fromCache(ctx, channel, arch, version, provider); rel != nil || err != nil {
 		return rel, err
 	}
 	if s.Offline {
@@ -156,7 +169,7 @@ func (s *Service) ResolveOS(ctx context.Context, channel, arch, version, provide
 		}
 		exact = v
 		fmt.Fprintf(s.Log, "flatcar %s %s: current is %s\n", channel, arch, exact)
-		if rel, err := s.fromCache(channel, arch, exact, provider); rel != nil || err != nil {
+		if rel, err := s.fromCache(ctx, channel, arch, exact, provider); rel != nil || err != nil {
 			return rel, err
 		}
 	}
@@ -172,7 +185,7 @@ func (s *Service) ResolveOS(ctx context.Context, channel, arch, version, provide
 	if err != nil {
 		return nil, fmt.Errorf("flatcar %s %s: catalog signature: %w", channel, exact, err)
 	}
-	rel, err := s.check(channel, arch, exact, provider, cat, sig, catURL)
+	rel, err := s.check(ctx, channel, arch, exact, provider, cat, sig, catURL)
 	if err != nil {
 		return nil, err
 	}
@@ -199,8 +212,8 @@ func (s *Service) remember(rel *OSRelease) error {
 }
 
 // check verifies a catalog's signature and picks the provider's box.
-func (s *Service) check(channel, arch, version, provider string, cat, sig []byte, where string) (*OSRelease, error) {
-	if err := s.Keyring.DetachedBytes(cat, sig); err != nil {
+func (s *Service) check(ctx context.Context, channel, arch, version, provider string, cat, sig []byte, where string) (*OSRelease, error) {
+	if err := s.verifyCatalog(ctx, cat, sig); err != nil {
 		return nil, fmt.Errorf("flatcar %s %s: %s: %w", channel, version, where, err)
 	}
 	c, err := release.ParseCatalog(cat)
@@ -225,7 +238,7 @@ func (s *Service) check(channel, arch, version, provider string, cat, sig []byte
 }
 
 // fromCache returns the release from a cached, re-verified catalog.
-func (s *Service) fromCache(channel, arch, version, provider string) (*OSRelease, error) {
+func (s *Service) fromCache(ctx context.Context, channel, arch, version, provider string) (*OSRelease, error) {
 	refs, err := s.Cache.Refs(cache.KindCatalog)
 	if err != nil {
 		return nil, err
@@ -266,7 +279,7 @@ func (s *Service) fromCache(channel, arch, version, provider string) (*OSRelease
 	if version == "current" {
 		fmt.Fprintf(s.Log, "offline: flatcar %s %s current taken as %s, the newest cached\n", channel, arch, best.Version)
 	}
-	rel, err := s.check(channel, arch, best.Version, provider, cat, sig, "cached catalog")
+	rel, err := s.check(ctx, channel, arch, best.Version, provider, cat, sig, "cached catalog")
 	if err != nil {
 		return nil, err
 	}

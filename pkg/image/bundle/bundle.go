@@ -43,6 +43,11 @@ type Manifest struct {
 	Refs  []cache.Ref `json:"refs"`
 	// Templates is the template tree, when the lab has one.
 	Templates *Templates `json:"templates,omitempty"`
+	// Key is a refreshed copy of Flatcar's image-signing key (newer
+	// subkeys its primary certifies), when the packing cache had one: a
+	// catalog signed after a rotation then verifies on a laptop whose
+	// cododemo predates it, with no network.
+	Key string `json:"key,omitempty"`
 }
 
 // File is one file of the bundle.
@@ -154,6 +159,12 @@ func Pack(svc *image.Service, dst string, o PackOptions) (*Manifest, error) {
 	}
 	if err := add(config.LockFile, o.LockPath); err != nil {
 		return nil, err
+	}
+	if _, err := os.Stat(svc.RefreshedKeyPath()); err == nil {
+		m.Key = image.RefreshedKeyFile
+		if err := add(m.Key, svc.RefreshedKeyPath()); err != nil {
+			return nil, err
+		}
 	}
 	if treeDir != "" {
 		m.Templates = &Templates{Dir: "templates", SHA256: treeSHA}
@@ -294,6 +305,22 @@ func Import(svc *image.Service, dir string) (*Imported, error) {
 			bad("%v", err)
 		}
 	}
+	// A refreshed key first: the catalogs may need it. It adds only what
+	// the trusted primary key certifies.
+	keepKey := func() error { return nil }
+	if m.Key != "" {
+		if kf, ok := byPath[m.Key]; !ok {
+			bad("manifest names no key file %q", m.Key)
+		} else if p, verified := bySHA[kf.SHA256]; verified {
+			data, err := os.ReadFile(p)
+			if err == nil {
+				keepKey, err = svc.TakeRefreshedKey(data, m.Key+" in the bundle")
+			}
+			if err != nil {
+				bad("%s: %v", m.Key, err)
+			}
+		}
+	}
 	// Pins: the catalog's signature, the box in the signed catalog, the
 	// artifacts in the lock.
 	for _, r := range m.Refs {
@@ -350,6 +377,9 @@ func Import(svc *image.Service, dir string) (*Imported, error) {
 		if err := importTree(svc, dir, m.Templates); err != nil {
 			return nil, err
 		}
+	}
+	if err := keepKey(); err != nil {
+		return nil, err
 	}
 	return &Imported{Manifest: &m, Lock: lock, LockPath: filepath.Join(dir, filepath.FromSlash(m.Lock)), Files: len(m.Files), Bytes: total}, nil
 }

@@ -2,6 +2,7 @@ package bundle
 
 import (
 	"context"
+	"encoding/json"
 	"io/fs"
 	"os"
 	osexec "os/exec"
@@ -260,6 +261,92 @@ func copyTree(t *testing.T, src, dst string) {
 		return os.WriteFile(target, data, 0o644)
 	})
 	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A release signed after Flatcar rotated its signing subkey: the packing
+// laptop took the new subkey in online; the bundle carries that key, so a
+// laptop whose cododemo predates the rotation imports it with no network.
+// A forger's key in its place does not help a forged catalog.
+func TestBundleCarriesRefreshedKey(t *testing.T) {
+	srv, signer := releasetest.New(t), releasetest.NewSigner(t, "release")
+	anchor := signer.Keyring // what the "old binary" embeds
+	srv.Put("/"+image.KeyMirrorPath, signer.Rotate(t))
+	srv.Publish(t, signer, releasetest.Release{Channel: "stable", Arch: "amd64", Version: version, Provider: "virtualbox",
+		Box: releasetest.Box(t, "virtualbox", 64<<10), Current: true})
+	newSvc := func(cache string, offline bool) *image.Service {
+		svc, err := image.New(image.Options{CacheDir: cache, Mirror: srv.URL, Offline: offline, Keyring: anchor, RefreshKeyring: true,
+			Getenv: func(string) string { return "" }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return svc
+	}
+	lab := config.Default()
+	lab.Fleet.Enabled, lab.Etcd.From = false, "box"
+	svc := newSvc(t.TempDir(), false)
+	ctx := context.Background()
+	lock, _, err := svc.Lock(ctx, lab, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.EnsureBox(ctx, lab, lock); err != nil {
+		t.Fatal(err)
+	}
+	lockP := filepath.Join(t.TempDir(), config.LockFile)
+	if err := config.WriteLock(lockP, lock); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "kit")
+	m, err := Pack(svc, dir, PackOptions{Lock: lock, LockPath: lockP})
+	if err != nil || m.Key != image.RefreshedKeyFile {
+		t.Fatalf("pack: %v, key %q", err, m.Key)
+	}
+
+	// Another laptop, offline, same old binary.
+	other := newSvc(t.TempDir(), true)
+	if _, err := Import(other, dir); err != nil {
+		t.Fatalf("import: %v", err)
+	}
+	if _, err := os.Stat(other.RefreshedKeyPath()); err != nil {
+		t.Errorf("refreshed key not kept after import: %v", err)
+	}
+	if _, err := other.ResolveOS(ctx, "stable", "amd64", version, "virtualbox"); err != nil {
+		t.Errorf("offline resolve after import: %v", err)
+	}
+
+	// The key swapped for a forger's (manifest fixed up to match): refused,
+	// cache untouched.
+	forged := filepath.Join(t.TempDir(), "kit")
+	copyTree(t, dir, forged)
+	mallory := releasetest.NewSigner(t, "mallory")
+	evil := mallory.Rotate(t)
+	if err := os.WriteFile(filepath.Join(forged, filepath.FromSlash(m.Key)), evil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for i := range m.Files {
+		if m.Files[i].Path == m.Key {
+			m.Files[i].SHA256, m.Files[i].Size = releasetest.SHA256(evil), int64(len(evil))
+		}
+	}
+	writeManifest(t, forged, m)
+	third := newSvc(t.TempDir(), true)
+	if _, err := Import(third, forged); err == nil || !strings.Contains(err.Error(), "holds no key with the primary key") {
+		t.Fatalf("forged key: %v", err)
+	}
+	if _, err := os.Stat(third.RefreshedKeyPath()); err == nil {
+		t.Error("forged key kept")
+	}
+}
+
+func writeManifest(t *testing.T, dir string, m *Manifest) {
+	t.Helper()
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, ManifestFile), data, 0o644); err != nil {
 		t.Fatal(err)
 	}
 }

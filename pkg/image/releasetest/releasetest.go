@@ -53,6 +53,29 @@ func NewSigner(t testing.TB, name string) *Signer {
 	return &Signer{Entity: e, Keyring: kr}
 }
 
+// Rotate adds a new signing subkey, as Flatcar does yearly: signatures made
+// from now on are by it, while Keyring still holds only the old ones (a
+// binary built before the rotation). It returns the armored public key as
+// the publisher now serves it.
+func (s *Signer) Rotate(t testing.TB) []byte {
+	t.Helper()
+	if err := s.Entity.AddSigningSubkey(&packet.Config{Algorithm: packet.PubKeyAlgoEdDSA}); err != nil {
+		t.Fatal(err)
+	}
+	var pub bytes.Buffer
+	w, err := armor.Encode(&pub, openpgp.PublicKeyType, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Entity.Serialize(w); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return pub.Bytes()
+}
+
 // Sign returns a binary detached signature over data.
 func (s *Signer) Sign(t testing.TB, data []byte) []byte {
 	t.Helper()

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
@@ -25,9 +26,12 @@ import (
 // static/security/image-signing-key/Flatcar_Image_Signing_Key.asc at commit
 // af684710ec4b0340ea3f51501b6556d44eabf075. Flatcar rotates the signing
 // subkey yearly: newest subkey in this copy is
-// E9426D8B67E35DF476BD048185F7C8868837E271 (2023-03-07 .. 2025-03-06);
-// releases signed by a later subkey need this file refreshed (or
-// --keyring / CODODEMO_KEYRING pointing at a current copy).
+// E9426D8B67E35DF476BD048185F7C8868837E271 (2023-03-07 .. 2025-03-06).
+// The primary key is the trust anchor: a release signed by a later subkey
+// makes cododemo fetch Flatcar's current key once and take in only the
+// subkeys this primary certifies (Keyring.Refresh; pkg/image keeps that
+// copy in its cache and in bundles). Refreshing this file still saves
+// that first fetch.
 //
 //go:embed flatcar-image-signing-key.asc
 var flatcarKey []byte
@@ -109,12 +113,125 @@ func (k *Keyring) Detached(signed io.ReadSeeker, sig []byte) error {
 	}
 	if err != nil {
 		if errors.Is(err, pgperrors.ErrUnknownIssuer) {
-			return fmt.Errorf("%w: signed by a key not in the %s", ErrBadSignature, k.Source)
+			return &UnknownKeyError{KeyID: issuer(sig), Keyring: k}
 		}
 		return fmt.Errorf("%w: %v", ErrBadSignature, err)
 	}
-	_ = s
 	return nil
+}
+
+// UnknownKeyError is a signature by a key the keyring does not hold: a
+// forgery, or a signing subkey newer than the keyring (Flatcar rotates
+// yearly). It is an ErrBadSignature.
+type UnknownKeyError struct {
+	KeyID   string // the signature's issuer, "" when it names none
+	Keyring *Keyring
+}
+
+func (e *UnknownKeyError) Error() string {
+	who := "a key"
+	if e.KeyID != "" {
+		who = "key " + e.KeyID
+	}
+	msg := fmt.Sprintf("%v: signed by %s, which is not in the %s", ErrBadSignature, who, e.Keyring.Source)
+	if exp, ok := e.Keyring.NewestSigningExpiry(); ok {
+		msg += fmt.Sprintf(" (its newest signing subkey expires %s)", exp.Format(time.DateOnly))
+	}
+	return msg
+}
+
+func (e *UnknownKeyError) Is(target error) bool { return target == ErrBadSignature }
+
+// issuer names the key that made sig, from its issuer fingerprint or ID.
+func issuer(sig []byte) string {
+	if bytes.HasPrefix(bytes.TrimSpace(sig), []byte("-----BEGIN")) {
+		b, err := dearmor(sig)
+		if err != nil {
+			return ""
+		}
+		sig = b
+	}
+	p, err := packet.Read(bytes.NewReader(sig))
+	if err != nil {
+		return ""
+	}
+	s, ok := p.(*packet.Signature)
+	switch {
+	case !ok:
+		return ""
+	case len(s.IssuerFingerprint) > 0:
+		return fmt.Sprintf("%X", s.IssuerFingerprint)
+	case s.IssuerKeyId != nil:
+		return fmt.Sprintf("%016X", *s.IssuerKeyId)
+	}
+	return ""
+}
+
+// NewestSigningExpiry is when the keyring's last-expiring signing key
+// expires; false when one never does (or there is none).
+func (k *Keyring) NewestSigningExpiry() (time.Time, bool) {
+	var newest time.Time
+	consider := func(created time.Time, lifetime *uint32) bool {
+		if lifetime == nil || *lifetime == 0 {
+			return false // never expires
+		}
+		if exp := created.Add(time.Duration(*lifetime) * time.Second); exp.After(newest) {
+			newest = exp
+		}
+		return true
+	}
+	for _, e := range k.entities {
+		for _, sk := range e.Subkeys {
+			if sk.Sig == nil || !sk.Sig.FlagsValid || !sk.Sig.FlagSign {
+				continue
+			}
+			if !consider(sk.PublicKey.CreationTime, sk.Sig.KeyLifetimeSecs) {
+				return time.Time{}, false
+			}
+		}
+	}
+	return newest, !newest.IsZero()
+}
+
+// Refresh returns k extended with the subkeys of those keys in fetched
+// whose primary key is one of k's own. This is how a newer copy of
+// Flatcar's key is taken in safely from any source: the primary key
+// never expires while the signing subkeys rotate yearly, and every
+// subkey carries a binding signature by its primary, which go-crypto
+// checks while reading (a key with a forged binding does not parse). So
+// fetched can add only subkeys the trusted primary made. Keys with
+// another primary are ignored; none matching is an error.
+func (k *Keyring) Refresh(fetched []byte, source string) (*Keyring, error) {
+	got, err := Parse(fetched, source)
+	if err != nil {
+		return nil, err
+	}
+	var merged openpgp.EntityList
+	refreshed := false
+	for _, anchor := range k.entities {
+		e := anchor
+		for _, f := range got.entities {
+			if !bytes.Equal(f.PrimaryKey.Fingerprint, anchor.PrimaryKey.Fingerprint) {
+				continue
+			}
+			// Keep the anchor's identities and subkeys, add what is new.
+			cp := *anchor
+			cp.Subkeys = append([]openpgp.Subkey(nil), anchor.Subkeys...)
+			for _, sk := range f.Subkeys {
+				if !slices.ContainsFunc(cp.Subkeys, func(have openpgp.Subkey) bool {
+					return bytes.Equal(have.PublicKey.Fingerprint, sk.PublicKey.Fingerprint)
+				}) {
+					cp.Subkeys = append(cp.Subkeys, sk)
+				}
+			}
+			e, refreshed = &cp, true
+		}
+		merged = append(merged, e)
+	}
+	if !refreshed {
+		return nil, fmt.Errorf("%s: holds no key with the primary key of the %s", source, k.Source)
+	}
+	return &Keyring{entities: merged, Source: k.Source + ", refreshed from " + source}, nil
 }
 
 // DetachedBytes verifies sig over data.

@@ -98,3 +98,64 @@ func TestEmbeddedKeyring(t *testing.T) {
 		t.Error("junk keyring parsed")
 	}
 }
+
+func public(t *testing.T, e *openpgp.Entity) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := e.Serialize(&b); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// Refresh takes in a rotated signing subkey only when the keyring's own
+// primary key bound it.
+func TestRefresh(t *testing.T) {
+	now := time.Now()
+	e, anchor := entity(t, now.Add(-time.Hour), 0)
+	if err := e.AddSigningSubkey(&packet.Config{Algorithm: packet.PubKeyAlgoEdDSA}); err != nil {
+		t.Fatal(err)
+	}
+	data := []byte("catalog signed after the rotation")
+	sig := sign(t, e, data, now, false)
+	var unknown *UnknownKeyError
+	if err := anchor.DetachedBytes(data, sig); !errors.As(err, &unknown) || !errors.Is(err, ErrBadSignature) || unknown.KeyID == "" ||
+		!strings.Contains(err.Error(), unknown.KeyID) {
+		t.Fatalf("before refresh: %v", err)
+	}
+	rotated := public(t, e)
+	kr, err := anchor.Refresh(rotated, "publisher")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := kr.DetachedBytes(data, sig); err != nil {
+		t.Fatalf("after refresh: %v", err)
+	}
+	if !strings.Contains(kr.Source, "refreshed from publisher") {
+		t.Errorf("source %q", kr.Source)
+	}
+
+	// Another primary key is no help, whatever it claims to be.
+	mallory, _ := entity(t, now.Add(-time.Hour), 0)
+	if _, err := anchor.Refresh(public(t, mallory), "mallory"); err == nil || !strings.Contains(err.Error(), "holds no key with the primary key") {
+		t.Fatalf("other primary: %v", err)
+	}
+	// A subkey whose binding signature is broken does not get in: the
+	// key does not even parse.
+	bad := append([]byte(nil), rotated...)
+	bad[len(bad)-10] ^= 0x01
+	if kr2, err := anchor.Refresh(bad, "tampered"); err == nil && kr2.DetachedBytes(data, sig) == nil {
+		t.Fatal("tampered binding accepted")
+	}
+}
+
+func TestNewestSigningExpiry(t *testing.T) {
+	kr, err := Flatcar()
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp, ok := kr.NewestSigningExpiry()
+	if !ok || exp.Year() != 2025 {
+		t.Fatalf("embedded key's newest signing subkey expires %v %v, want 2025 (see the comment on flatcarKey)", exp, ok)
+	}
+}
