@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # e2e.sh: the real-VM tier, `make e2e`. cododemo itself brings up a 3-node lab
 # on vagrant-libvirt (QEMU software emulation) from the Flatcar-like test box,
-# serves fleet to the nodes from a local mirror through its first-boot server,
+# serves fleet and etcd's release tarball (etcd.from: release; a tarball of
+# the box's Debian etcd 3.4.23 in upstream layout, pinned by
+# etcd.release_sha256) to the nodes from a local mirror through its
+# first-boot server, checks each node runs /opt/bin/etcd as user etcd,
 # verifies etcd and fleet (--deep), halts a node and sees verify name it,
 # brings it back, destroys the lab, and checks nothing is left. Each phase is
 # timed. Runs as root on Debian 12.
@@ -64,6 +67,13 @@ begin setup-libvirt; "$here/setup-libvirt.sh" >&2; end
 begin build-cododemo; (cd "$repo" && go build -o "$bin" ./cmd/cododemo); end
 begin build-fleet; fleet_line=$("$here/build-fleet.sh" | tail -n1); end
 fleet_tgz=${fleet_line#*  }
+begin build-etcd-tarball; etcd_line=$("$here/build-etcd-tarball.sh" | tail -n1); end
+etcd_tgz=${etcd_line#*  }
+etcd_sha=${etcd_line%%  *}
+# etcd-v3.4.23-linux-amd64.tar.gz -> v3.4.23
+etcd_tag=$(basename "$etcd_tgz" .tar.gz)
+etcd_tag=${etcd_tag#etcd-}
+etcd_tag=${etcd_tag%-linux-amd64}
 begin build-box; box_line=$("$here/build-box.sh" | tail -n1); end
 box_file=${box_line#*  }
 box_sha=${box_line%%  *}
@@ -80,10 +90,11 @@ fi
 end
 
 # A local mirror laid out like the release server's artifacts directory,
-# on loopback: cododemo pins fleet from it (no upstream hash is known) and
-# serves it to the nodes itself.
+# on loopback: cododemo pins fleet from it (no upstream hash is known),
+# fetches etcd's tarball from it (pinned by etcd.release_sha256: our own
+# build, not upstream's) and serves both to the nodes itself.
 mkdir -p "$lab/mirror/artifacts"
-cp "$fleet_tgz" "$lab/mirror/artifacts/"
+cp "$fleet_tgz" "$etcd_tgz" "$lab/mirror/artifacts/"
 mirror_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 python3 -m http.server "$mirror_port" --bind 127.0.0.1 --directory "$lab/mirror" >"$lab/mirror.log" 2>&1 &
 mirror_pid=$!
@@ -99,10 +110,48 @@ nodes: {count: 3, cpus: 1, memory: 1024}
 network: {cidr: 10.231.28.0/24, first_host: 11}
 libvirt: {driver: qemu, management_cidr: 10.231.27.0/24, management_mode: none}
 docker: {enabled: false}
-etcd: {from: box}
+etcd: {from: release, image_tag: $etcd_tag, release_sha256: $etcd_sha}
 EOF
 export CODODEMO_CACHE_DIR="$lab/cache"
 cd "$lab"
+
+# etcd.from: release for real: on every node etcd-member.service runs the
+# etcd Ignition fetched (verified) and etcd-install.service unpacked, not the
+# box's wrapper around /usr/bin/etcd, and runs it as user etcd.
+remote_facts=$(cat <<'SH'
+set -u
+echo "binary=$(test -x /opt/bin/etcd && echo yes || echo no)"
+echo "etcdctl=$(test -x /opt/bin/etcdctl && echo yes || echo no)"
+echo "install=$(systemctl show -p Result --value etcd-install.service)"
+echo "active=$(systemctl is-active etcd-member.service)"
+echo "execstart=$(systemctl show -p ExecStart --value etcd-member.service)"
+pid=$(systemctl show -p MainPID --value etcd-member.service)
+echo "pid=$pid"
+echo "exe=$(sudo readlink "/proc/$pid/exe")"
+echo "user=$(ps -o user= -p "$pid" | tr -d ' ')"
+echo "version=$(/opt/bin/etcd --version | head -n1)"
+echo "ignored_env=$(sudo journalctl -b -u etcd-member.service -o cat | grep -c 'unrecognized environment variable')"
+SH
+)
+check_etcd_release() {
+	local node facts
+	for node in "$@"; do
+		facts=$("$bin" ssh "$node" <<<"$remote_facts" 2>&1) || fail "$node: etcd facts: $facts"
+		printf '%s\n' "$facts" | sed "s/^/  $node: /" >&2
+		python3 - "$node" "$facts" <<'PY' || fail "$node: etcd-member does not run /opt/bin/etcd from the release tarball as user etcd"
+import sys
+node, text = sys.argv[1], sys.argv[2]
+f = dict(l.split("=", 1) for l in text.splitlines() if "=" in l)
+want = {"binary": "yes", "etcdctl": "yes", "install": "success", "active": "active",
+        "exe": "/opt/bin/etcd", "user": "etcd"}
+bad = {k: f.get(k) for k, v in want.items() if f.get(k) != v}
+if "path=/opt/bin/etcd " not in f.get("execstart", ""):
+    bad["execstart"] = f.get("execstart")
+assert not bad, bad
+print("ok: %s runs /opt/bin/etcd as etcd (%s)" % (node, f.get("version")), file=sys.stderr)
+PY
+	done
+}
 
 begin up
 # One node at a time: three TCG guests booting at once on 2 cores starve
@@ -112,6 +161,10 @@ end
 
 begin verify-deep
 "$bin" verify --deep --wait 3m >&2
+end
+
+begin etcd-from-release
+check_etcd_release core-01 core-02 core-03
 end
 
 begin halt-core-02
@@ -140,6 +193,9 @@ end
 
 begin verify-again
 "$bin" verify --wait 3m >&2
+# A second boot: etcd-install.service is skipped (etcd is in /opt/bin), and
+# etcd-member.service still runs it.
+check_etcd_release core-02
 end
 
 begin destroy
