@@ -83,3 +83,28 @@ func FuzzParseBatch(f *testing.F) {
 		}
 	})
 }
+
+// SplitBatch and FrameBatch are the inverse of BatchScript and ParseBatch.
+func TestSplitAndFrameBatch(t *testing.T) {
+	cmds := []string{CmdOSRelease, "echo 'a\nb'; exit 3", CmdEtcdGet("/k")}
+	nonce, got, ok := SplitBatch(BatchScript("n0nce", cmds))
+	if !ok || nonce != "n0nce" || len(got) != len(cmds) {
+		t.Fatalf("split: %v %q %q", ok, nonce, got)
+	}
+	for i := range cmds {
+		if got[i] != cmds[i] {
+			t.Errorf("%d: %q, want %q", i, got[i], cmds[i])
+		}
+	}
+	if _, _, ok := SplitBatch("systemctl is-system-running"); ok {
+		t.Error("a plain command split as a batch")
+	}
+	want := []BatchResult{{Stdout: []byte("x\n"), ExitStatus: 0}, {Stderr: []byte("e\n"), ExitStatus: 3}}
+	out, errOut := FrameBatch("n", want)
+	res := ParseBatch("n", 2, out, errOut)
+	for i, w := range want {
+		if r := res[i]; string(r.Stdout) != string(w.Stdout) || string(r.Stderr) != string(w.Stderr) || r.ExitStatus != w.ExitStatus {
+			t.Errorf("%d: %+v, want %+v", i, r, w)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package health
 
 import (
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 )
@@ -23,7 +24,11 @@ const (
 	CmdOSRelease = `cat "${CODODEMO_ROOT}/etc/os-release"; echo ` + updateMarker + `; ` +
 		`cat "${CODODEMO_ROOT}/usr/share/coreos/update.conf" "${CODODEMO_ROOT}/usr/share/flatcar/update.conf" ` +
 		`"${CODODEMO_ROOT}/etc/coreos/update.conf" "${CODODEMO_ROOT}/etc/flatcar/update.conf" 2>/dev/null; true`
-	updateMarker = "--cododemo-update-conf--"
+	updateMarker = UpdateConfMarker
+
+	// UpdateConfMarker separates os-release from update.conf in
+	// CmdOSRelease's output.
+	UpdateConfMarker = "--cododemo-update-conf--"
 
 	CmdSystemRunning = "systemctl is-system-running"
 	CmdFailedUnits   = "systemctl list-units --failed --plain --no-legend --no-pager"
@@ -103,6 +108,36 @@ func BatchScript(nonce string, cmds []string) string {
 	}
 	fmt.Fprintf(&b, "printf '\\n@@%s-end\\n'; printf '\\n@@%s-end\\n' >&2\n", nonce, nonce)
 	return b.String()
+}
+
+// batchCmd finds a BatchScript's commands, for SplitBatch.
+var batchCmd = regexp.MustCompile(`(?s)printf '\\n@@(\w+) (\d+) %s\\n' "\$\{EPOCHREALTIME:-\}"; printf '\\n@@\w+ \d+\\n' >&2\n\( (.*?)\n\)\n`)
+
+// SplitBatch is BatchScript's inverse, for stand-in nodes that answer
+// commands without a shell: the nonce and the commands, or false when
+// script is not a batch.
+func SplitBatch(script string) (nonce string, cmds []string, ok bool) {
+	for i, m := range batchCmd.FindAllStringSubmatch(script, -1) {
+		if m[2] != strconv.Itoa(i) || (nonce != "" && m[1] != nonce) {
+			return "", nil, false
+		}
+		nonce = m[1]
+		cmds = append(cmds, m[3])
+	}
+	return nonce, cmds, len(cmds) > 0
+}
+
+// FrameBatch is what a shell prints running BatchScript(nonce, ...) whose
+// commands gave results; ParseBatch reads it back.
+func FrameBatch(nonce string, results []BatchResult) (stdout, stderr []byte) {
+	var o, e strings.Builder
+	for i, r := range results {
+		fmt.Fprintf(&o, "\n@@%s %d \n%s\n@@%s-rc %d %d \n", nonce, i, r.Stdout, nonce, i, r.ExitStatus)
+		fmt.Fprintf(&e, "\n@@%s %d\n%s", nonce, i, r.Stderr)
+	}
+	fmt.Fprintf(&o, "\n@@%s-end\n", nonce)
+	fmt.Fprintf(&e, "\n@@%s-end\n", nonce)
+	return []byte(o.String()), []byte(e.String())
 }
 
 // BatchResult is one command's share of a batch.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -54,26 +53,23 @@ func (n *fakeNode) set(prefix string, fn func() (sshx.Result, error)) {
 	n.over[prefix] = fn
 }
 
-// batchFrame finds a BatchScript's nonce and commands.
-var batchFrame = regexp.MustCompile(`(?s)printf '\\n@@(\w+) \d+ %s\\n' "\$\{EPOCHREALTIME:-\}"; printf '\\n@@\w+ \d+\\n' >&2\n\( (.*?)\n\)\n`)
-
 // runBatch answers a BatchScript as a shell would: each command through
 // Run, framed as BatchScript frames it.
 func (n *fakeNode) runBatch(ctx context.Context, script string) (sshx.Result, error) {
-	var out, errOut strings.Builder
-	nonce := ""
-	for i, m := range batchFrame.FindAllStringSubmatch(script, -1) {
-		nonce = m[1]
-		res, err := n.Run(ctx, m[2])
+	nonce, cmds, ok := SplitBatch(script)
+	if !ok {
+		return sshx.Result{ExitStatus: 2, Stderr: []byte("fake: not a batch")}, nil
+	}
+	var results []BatchResult
+	for _, c := range cmds {
+		res, err := n.Run(ctx, c)
 		if err != nil {
 			return sshx.Result{}, err
 		}
-		fmt.Fprintf(&out, "\n@@%s %d \n%s\n@@%s-rc %d %d \n", nonce, i, res.Stdout, nonce, i, res.ExitStatus)
-		fmt.Fprintf(&errOut, "\n@@%s %d\n%s", nonce, i, res.Stderr)
+		results = append(results, BatchResult{Stdout: res.Stdout, Stderr: res.Stderr, ExitStatus: res.ExitStatus})
 	}
-	fmt.Fprintf(&out, "\n@@%s-end\n", nonce)
-	fmt.Fprintf(&errOut, "\n@@%s-end\n", nonce)
-	return sshx.Result{Stdout: []byte(out.String()), Stderr: []byte(errOut.String())}, nil
+	out, errOut := FrameBatch(nonce, results)
+	return sshx.Result{Stdout: out, Stderr: errOut}, nil
 }
 
 func (n *fakeNode) Run(ctx context.Context, cmd string) (sshx.Result, error) {

@@ -4,6 +4,7 @@
 // it gets SIGINT/SIGTERM, and kills every process it started.
 //
 //	go run ./pkg/testnodes/testlab -nodes 3
+//	go run ./pkg/testnodes/testlab -sim -nodes 20   # simulated nodes, for scaling figures
 package main
 
 import (
@@ -59,6 +60,7 @@ func main() {
 	nodes := flag.Int("nodes", 3, "number of nodes (each its own sshd)")
 	members := flag.Int("members", 0, "etcd members among them (0: every node); the rest use member i%members")
 	services := flag.String("services", "etcd,docker", "services written to the inventory")
+	sim := flag.Bool("sim", false, "simulated nodes (testnodes.StartSim: an SSH server per node in this process, three etcd members, no processes) instead of real sshd and etcd")
 	flag.Parse()
 	root, err := os.MkdirTemp("", "testlab-")
 	if err != nil {
@@ -68,7 +70,12 @@ func main() {
 	t := &tb{root: root}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	c := testnodes.Start(t, testnodes.Options{Nodes: *nodes, EtcdMembers: *members, Services: splitComma(*services)})
+	var c *testnodes.Cluster
+	if *sim {
+		c = testnodes.StartSim(t, testnodes.SimOptions{Nodes: *nodes})
+	} else {
+		c = testnodes.Start(t, testnodes.Options{Nodes: *nodes, EtcdMembers: *members, Services: splitComma(*services)})
+	}
 	fmt.Printf("inventory: %s\nknown_hosts: %s\nidentity: %s\nuser: %s\n", c.InventoryPath, c.KnownHostsPath, c.IdentityFile, c.User)
 	for _, n := range c.Nodes {
 		fmt.Printf("node: %s %s %d\n", n.Name, n.Addr, n.SSHPort)
