@@ -106,15 +106,20 @@ start_lab three -nodes 3
 three=$lab_out
 start_lab twenty -nodes 20 -members 3
 twenty=$lab_out
-warm_up "$three"
-warm_up "$twenty"
-# The 3- and 20-node runs alternate, so a change in the machine's load
-# (2 shared cores) weighs on both alike.
-for _ in $(seq "$RUNS"); do
-	echo "$(verify_once "$three") $(verify_once "$twenty")"
-done >"$work/pairs"
-v3=$(cut -d' ' -f1 "$work/pairs" | median)
-v20=$(cut -d' ' -f2 "$work/pairs" | median)
+# paired SMALL BIG: RUNS verifies of each, alternating, so a change in the
+# machine's load (2 shared cores) weighs on both alike; sets $small_ms
+# and $big_ms to the medians.
+paired() {
+	warm_up "$1"
+	warm_up "$2"
+	for _ in $(seq "$RUNS"); do
+		echo "$(verify_once "$1") $(verify_once "$2")"
+	done >"$work/pairs"
+	small_ms=$(cut -d' ' -f1 "$work/pairs" | median)
+	big_ms=$(cut -d' ' -f2 "$work/pairs" | median)
+}
+paired "$three" "$twenty"
+v3=$small_ms v20=$big_ms
 s3=$(time_ssh_loop "$three")
 
 # cpu_ms OUT: user+sys ms of one verify process alone (bash's `times`
@@ -134,13 +139,8 @@ start_lab simthree -sim -nodes 3
 simthree=$lab_out
 start_lab simtwenty -sim -nodes 20
 simtwenty=$lab_out
-warm_up "$simthree"
-warm_up "$simtwenty"
-for _ in $(seq "$RUNS"); do
-	echo "$(verify_once "$simthree") $(verify_once "$simtwenty")"
-done >"$work/simpairs"
-m3=$(cut -d' ' -f1 "$work/simpairs" | median)
-m20=$(cut -d' ' -f2 "$work/simpairs" | median)
+paired "$simthree" "$simtwenty"
+m3=$small_ms m20=$big_ms
 
 c3=$(cpu_ms "$three")
 c20=$(cpu_ms "$twenty")

@@ -62,6 +62,12 @@ func (s *Signer) Rotate(t testing.TB) []byte {
 	if err := s.Entity.AddSigningSubkey(&packet.Config{Algorithm: packet.PubKeyAlgoEdDSA}); err != nil {
 		t.Fatal(err)
 	}
+	return s.armoredPublic(t)
+}
+
+// armoredPublic is the signer's public key, armored.
+func (s *Signer) armoredPublic(t testing.TB) []byte {
+	t.Helper()
 	var pub bytes.Buffer
 	w, err := armor.Encode(&pub, openpgp.PublicKeyType, nil)
 	if err != nil {
@@ -350,18 +356,7 @@ func VersionTxt(v string) []byte {
 // --keyring / CODODEMO_KEYRING).
 func (s *Signer) WritePublic(t testing.TB, path string) {
 	t.Helper()
-	var buf bytes.Buffer
-	w, err := armor.Encode(&buf, openpgp.PublicKeyType, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Entity.Serialize(w); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(path, s.armoredPublic(t), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
