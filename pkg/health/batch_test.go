@@ -108,3 +108,18 @@ func TestSplitAndFrameBatch(t *testing.T) {
 		}
 	}
 }
+
+func TestAtEndpoints(t *testing.T) {
+	cmd := AtEndpoints([]string{"http://10.0.0.1:2379", "http://[fd00::1]:2379"}, CmdEtcdMemberList)
+	out, err := exec.Command("sh", "-c", strings.Replace(cmd, "etcdctl", "printenv ETCDCTL_ENDPOINTS; : ", 1)).Output()
+	if err != nil || string(out) != "http://10.0.0.1:2379,http://[fd00::1]:2379\n" {
+		t.Fatalf("the shell sees %q (%v) from %s", out, err, cmd)
+	}
+	urls, rest := SplitEndpoints(cmd)
+	if len(urls) != 2 || rest != CmdEtcdMemberList {
+		t.Errorf("split: %q %q", urls, rest)
+	}
+	if AtEndpoints(nil, CmdEtcdMemberList) != CmdEtcdMemberList {
+		t.Error("no URLs changed the command")
+	}
+}

@@ -183,6 +183,9 @@ func checkEtcdMember(ctx context.Context, s Session, n inventory.Node) Verdict {
 	return Verdict{Status: Pass, Message: fmt.Sprintf("%s healthy (%s)", hs[0].Endpoint, hs[0].Took)}
 }
 
+// atMembers points a cluster-wide etcdctl run at every member.
+func (r *run) atMembers(cmd string) string { return AtEndpoints(r.v.Inv.EtcdClientURLs(), cmd) }
+
 // nodeFor names the inventory node behind an etcd URL.
 func (r *run) nodeFor(url string) string {
 	if n, ok := r.v.Inv.NodeByAddress(hostOf(url)); ok {
@@ -192,7 +195,7 @@ func (r *run) nodeFor(url string) string {
 }
 
 func (r *run) checkEtcdHealth(ctx context.Context, s Session) Verdict {
-	res, err := r.remote(ctx, s, CmdEtcdClusterHealth)
+	res, err := r.remote(ctx, s, r.atMembers(CmdEtcdClusterHealth))
 	if err != nil {
 		return Verdict{Status: Fail, Message: "etcdctl endpoint health --cluster: " + runErr(res, err)}
 	}
@@ -228,7 +231,7 @@ func (r *run) checkEtcdHealth(ctx context.Context, s Session) Verdict {
 }
 
 func (r *run) checkEtcdMembers(ctx context.Context, s Session) Verdict {
-	res, err := r.remote(ctx, s, CmdEtcdMemberList)
+	res, err := r.remote(ctx, s, r.atMembers(CmdEtcdMemberList))
 	if err != nil || res.ExitStatus != 0 {
 		return Verdict{Status: Fail, Message: "etcdctl member list: " + runErr(res, err)}
 	}
@@ -275,7 +278,7 @@ func (r *run) checkEtcdMembers(ctx context.Context, s Session) Verdict {
 }
 
 func (r *run) checkEtcdLeader(ctx context.Context, s Session) Verdict {
-	res, err := r.remote(ctx, s, CmdEtcdStatus)
+	res, err := r.remote(ctx, s, r.atMembers(CmdEtcdStatus))
 	if err != nil {
 		return Verdict{Status: Fail, Message: "etcdctl endpoint status: " + runErr(res, err)}
 	}
@@ -348,10 +351,10 @@ func leaderName(id uint64, byID map[uint64]string) string {
 func (r *run) checkEtcdWrite(ctx context.Context, s Session, runnerName string) Verdict {
 	p := r.probe
 	p.value = fmt.Sprintf("written-by-%s-at-%d", runnerName, r.v.Opts.Now().UnixNano())
-	res, err := r.remote(ctx, s, CmdEtcdPut(p.key, p.value))
+	res, err := r.remote(ctx, s, r.atMembers(CmdEtcdPut(p.key, p.value)))
 	if err != nil || res.ExitStatus != 0 || strings.TrimSpace(string(res.Stdout)) != "OK" {
 		p.finish(false)
-		return Verdict{Status: Fail, Message: fmt.Sprintf("put %s on %s: %s", p.key, runnerName, runErr(res, err)),
+		return Verdict{Status: Fail, Message: fmt.Sprintf("put %s from %s: %s", p.key, runnerName, runErr(res, err)),
 			Hint: "the cluster accepts no writes: it has no quorum (see etcd-health, etcd-leader)"}
 	}
 	p.finish(true)
@@ -360,7 +363,7 @@ func (r *run) checkEtcdWrite(ctx context.Context, s Session, runnerName string) 
 	defer func() {
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		_, _ = r.remote(dctx, s, CmdEtcdDel(p.key))
+		_, _ = r.remote(dctx, s, r.atMembers(CmdEtcdDel(p.key)))
 	}()
 	var bad, skipped []string
 	n := 0
@@ -387,10 +390,10 @@ func (r *run) checkEtcdWrite(ctx context.Context, s Session, runnerName string) 
 		}
 	}
 	if len(bad) > 0 {
-		return Verdict{Status: Fail, Message: fmt.Sprintf("wrote %s on %s; %s", p.key, runnerName, strings.Join(bad, "; ")),
+		return Verdict{Status: Fail, Message: fmt.Sprintf("wrote %s from %s; %s", p.key, runnerName, strings.Join(bad, "; ")),
 			Hint: "those nodes cannot reach a quorum of members: check etcd-member on them and the network between nodes"}
 	}
-	msg := fmt.Sprintf("wrote on %s, read back on %d nodes, removed", runnerName, n)
+	msg := fmt.Sprintf("wrote from %s, read back on %d nodes, removed", runnerName, n)
 	if len(skipped) > 0 {
 		return Verdict{Status: Warn, Message: msg + "; not read on unreachable " + strings.Join(skipped, ", ")}
 	}

@@ -43,6 +43,29 @@ const (
 	CmdFleetUnits    = "fleetctl list-units --no-legend --full --fields=unit,active"
 )
 
+// AtEndpoints runs an etcdctl command against the given client URLs
+// instead of the node's own endpoint: cluster-wide checks and the probe
+// write reach every member, so the node they run from having a dead
+// member does not blind them (etcdctl takes ETCDCTL_ENDPOINTS, as
+// --endpoints, and uses whichever answers).
+func AtEndpoints(urls []string, cmd string) string {
+	if len(urls) == 0 {
+		return cmd
+	}
+	return "ETCDCTL_ENDPOINTS=" + shellQuote(strings.Join(urls, ",")) + " " + cmd
+}
+
+// SplitEndpoints is AtEndpoints' inverse, for stand-in nodes: the URLs
+// (nil for none) and the command.
+func SplitEndpoints(cmd string) ([]string, string) {
+	rest, ok := strings.CutPrefix(cmd, "ETCDCTL_ENDPOINTS=")
+	if !ok {
+		return nil, cmd
+	}
+	urls, cmd, _ := strings.Cut(rest, " ")
+	return strings.Split(strings.Trim(urls, "'"), ","), cmd
+}
+
 // CmdJournal prints the last lines of a unit's journal.
 func CmdJournal(unit string, lines int) string {
 	return fmt.Sprintf("journalctl -u %s -n %d --no-pager -o cat", shellQuote(unit), lines)

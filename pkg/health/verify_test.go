@@ -23,6 +23,7 @@ type fakeNode struct {
 	over       map[string]func() (sshx.Result, error)
 	ran        []string // commands run, a batch's one by one
 	batches    int
+	atMembers  int // commands run against every member's endpoint
 }
 
 type fakeCluster struct {
@@ -78,6 +79,13 @@ func (n *fakeNode) Run(ctx context.Context, cmd string) (sshx.Result, error) {
 		n.batches++
 		n.mu.Unlock()
 		return n.runBatch(ctx, cmd)
+	}
+	// Cluster-wide runs name every member's endpoint; any of them answers.
+	if urls, rest := SplitEndpoints(cmd); urls != nil {
+		n.mu.Lock()
+		n.atMembers++
+		n.mu.Unlock()
+		cmd = rest
 	}
 	n.mu.Lock()
 	n.ran = append(n.ran, cmd)
@@ -226,6 +234,11 @@ func TestVerifyHealthyFake(t *testing.T) {
 		}
 		if gets != 1 {
 			t.Errorf("%s: %d read-backs, want 1", n.name, gets)
+		}
+		// Cluster-wide runs reach every member: health, member list,
+		// status, the probe's put and del, all from core-01.
+		if want := map[string]int{"core-01": 5}[n.name]; n.atMembers != want {
+			t.Errorf("%s: %d runs against every member, want %d", n.name, n.atMembers, want)
 		}
 		// The read-back rides in the node's one batch and stands in
 		// for the local endpoint health.

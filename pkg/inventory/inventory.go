@@ -51,6 +51,28 @@ type Inventory struct {
 	EtcdMembers []string `yaml:"etcd_members,omitempty" json:"etcd_members,omitempty"`
 	// OS is what the nodes should run; empty fields are not compared.
 	OS OS `yaml:"os,omitempty" json:"os,omitempty"`
+	// EtcdClientPort is where the members serve clients on their
+	// addresses (default 2379): cluster-wide checks reach every member
+	// there, so one member being down does not blind them.
+	EtcdClientPort int `yaml:"etcd_client_port,omitempty" json:"etcd_client_port,omitempty"`
+}
+
+// DefaultEtcdClientPort is etcd's client port.
+const DefaultEtcdClientPort = 2379
+
+// EtcdClientURLs lists every member's client URL.
+func (inv *Inventory) EtcdClientURLs() []string {
+	port := inv.EtcdClientPort
+	if port == 0 {
+		port = DefaultEtcdClientPort
+	}
+	var urls []string
+	for _, m := range inv.Members() {
+		if n, ok := inv.Node(m); ok {
+			urls = append(urls, "http://"+netJoin(n.Address, port))
+		}
+	}
+	return urls
 }
 
 // Node is one machine.
@@ -176,6 +198,9 @@ func (inv *Inventory) Validate() error {
 		if !slices.Contains(KnownServices, s) {
 			errs = append(errs, fmt.Errorf("services: unknown service %q (known: %s)", s, strings.Join(KnownServices, ", ")))
 		}
+	}
+	if inv.EtcdClientPort < 0 || inv.EtcdClientPort > 65535 {
+		errs = append(errs, fmt.Errorf("etcd_client_port %d is out of range", inv.EtcdClientPort))
 	}
 	for _, m := range inv.EtcdMembers {
 		if !seen[m] {
@@ -382,6 +407,9 @@ func FromPlan(p *plan.Plan, ssh map[string]Endpoint) (*Inventory, error) {
 	}
 	if p.Etcd.Enabled {
 		inv.Services = append(inv.Services, ServiceEtcd)
+		if p.Etcd.ClientPort != DefaultEtcdClientPort {
+			inv.EtcdClientPort = p.Etcd.ClientPort
+		}
 	}
 	if p.Lab.Fleet.Enabled {
 		inv.Services = append(inv.Services, ServiceFleet)

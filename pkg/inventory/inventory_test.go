@@ -125,3 +125,20 @@ func TestFromPlan(t *testing.T) {
 		t.Errorf("missing endpoint: %v", err)
 	}
 }
+
+func TestEtcdClientURLs(t *testing.T) {
+	inv := &Inventory{Nodes: []Node{
+		{Name: "a", Address: "192.168.56.101"}, {Name: "b", Address: "fd00::2"}, {Name: "c", Address: "192.168.56.103"},
+	}, EtcdMembers: []string{"a", "b"}}
+	if got := strings.Join(inv.EtcdClientURLs(), ","); got != "http://192.168.56.101:2379,http://[fd00::2]:2379" {
+		t.Errorf("default port: %s", got)
+	}
+	inv.EtcdClientPort = 12379
+	if got := inv.EtcdClientURLs()[0]; got != "http://192.168.56.101:12379" {
+		t.Errorf("port: %s", got)
+	}
+	inv.EtcdClientPort = 70000
+	if err := inv.Validate(); err == nil || !strings.Contains(err.Error(), "etcd_client_port 70000") {
+		t.Errorf("validate: %v", err)
+	}
+}

@@ -102,7 +102,7 @@ func startSim(tb TB, o SimOptions) (*Cluster, error) {
 	sc := &simCluster{lat: lat, members: min(3, o.Nodes), kv: map[string]string{}}
 	inv := &inventory.Inventory{Services: []string{inventory.ServiceEtcd, inventory.ServiceDocker}}
 	for i := 1; i <= o.Nodes; i++ {
-		n := &Node{Name: fmt.Sprintf("core-%02d", i), Addr: fmt.Sprintf("%s.%d", base, i), Member: i <= sc.members, ClientPort: 2379}
+		n := &Node{Name: fmt.Sprintf("core-%02d", i), Addr: fmt.Sprintf("%s.%d", base, i), Member: i <= sc.members, ClientPort: inventory.DefaultEtcdClientPort}
 		ln, err := net.Listen("tcp", net.JoinHostPort(n.Addr, "0"))
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", n.Name, err)
@@ -208,6 +208,7 @@ func (sc *simCluster) session(ch ssh.Channel, reqs <-chan *ssh.Request, n *Node)
 
 // answer runs one command on the simulated node n.
 func (sc *simCluster) answer(n *Node, cmd string) health.BatchResult {
+	_, cmd = health.SplitEndpoints(cmd) // any member answers alike here
 	ok := func(d time.Duration, out string) health.BatchResult {
 		time.Sleep(d)
 		return health.BatchResult{Stdout: []byte(out)}

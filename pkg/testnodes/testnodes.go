@@ -206,12 +206,19 @@ func start(tb TB, o Options) (*Cluster, error) {
 	if started < 1 {
 		return nil, fmt.Errorf("MissingMembers %d leaves no member", o.MissingMembers)
 	}
-	var initial []string
+	var initial, addrs []string
+	for i := 1; i <= members; i++ {
+		addrs = append(addrs, fmt.Sprintf("%s.%d", base, i))
+	}
+	clientPort, err := commonFreePort(addrs)
+	if err != nil {
+		return nil, err
+	}
 	for i := 1; i <= o.Nodes; i++ {
-		n := &Node{Name: fmt.Sprintf("core-%02d", i), Addr: fmt.Sprintf("%s.%d", base, i), Member: i <= members}
+		n := &Node{Name: fmt.Sprintf("core-%02d", i), Addr: fmt.Sprintf("%s.%d", base, i), Member: i <= members, ClientPort: clientPort}
 		n.dir = filepath.Join(c.Dir, n.Name)
 		n.Root = filepath.Join(n.dir, "root")
-		for _, p := range []*int{&n.SSHPort, &n.ClientPort, &n.PeerPort} {
+		for _, p := range []*int{&n.SSHPort, &n.PeerPort} {
 			if *p, err = freePort(n.Addr); err != nil {
 				return nil, fmt.Errorf("%s: %w", n.Name, err)
 			}
@@ -273,7 +280,7 @@ func start(tb TB, o Options) (*Cluster, error) {
 		}
 	}
 
-	inv := &inventory.Inventory{Services: o.Services}
+	inv := &inventory.Inventory{Services: o.Services, EtcdClientPort: clientPort}
 	for _, n := range c.Nodes {
 		inv.Nodes = append(inv.Nodes, inventory.Node{
 			Name: n.Name, Address: n.Addr,
@@ -341,6 +348,31 @@ func randomBase() (string, error) {
 		return "", err
 	}
 	return fmt.Sprintf("127.%d.%d", a.Int64()+20, b.Int64()), nil
+}
+
+// commonFreePort finds a port free on every address: members serve
+// clients on one port, as real ones do on 2379, so the inventory's
+// etcd_client_port reaches each of them.
+func commonFreePort(addrs []string) (int, error) {
+	for range 20 {
+		p, err := freePort(addrs[0])
+		if err != nil {
+			return 0, err
+		}
+		free := true
+		for _, a := range addrs[1:] {
+			l, err := net.Listen("tcp", net.JoinHostPort(a, strconv.Itoa(p)))
+			if err != nil {
+				free = false
+				break
+			}
+			l.Close()
+		}
+		if free {
+			return p, nil
+		}
+	}
+	return 0, errors.New("no port free on every node address after 20 tries")
 }
 
 func freePort(addr string) (int, error) {

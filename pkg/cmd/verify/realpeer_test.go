@@ -119,6 +119,22 @@ func TestVerifyEtcdMemberKilled(t *testing.T) {
 	assertFails(t, code, rep, "cluster", "etcd-write", "")
 }
 
+// The cluster checks run from core-01; its member dying must not blind
+// them: they reach every member's endpoint and name core-01.
+func TestVerifyRunnersOwnMemberKilled(t *testing.T) {
+	c := testnodes.Start(t, testnodes.Options{Nodes: 3})
+	c.Node("core-01").KillEtcd()
+	code, rep := verifyJSON(t, c)
+	assertFails(t, code, rep, "core-01", "etcd-member", "")
+	assertFails(t, code, rep, "cluster", "etcd-health", "core-01 (http://")
+	if v, _ := verdict(rep, "cluster", "etcd-members"); v.Status != health.Pass {
+		t.Errorf("etcd-members with core-01's member down but listed: %+v", v)
+	}
+	if v, _ := verdict(rep, "cluster", "etcd-health"); strings.Contains(v.Message, "core-02") || strings.Contains(v.Message, "core-03") {
+		t.Errorf("etcd-health blames live members: %s", v.Message)
+	}
+}
+
 func TestVerifySSHDStoppedIsUnreachableNotAHang(t *testing.T) {
 	c := testnodes.Start(t, testnodes.Options{Nodes: 3})
 	c.Node("core-03").StopSSHD()
