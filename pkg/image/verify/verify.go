@@ -109,7 +109,7 @@ func (k *Keyring) Detached(signed io.ReadSeeker, sig []byte) error {
 	s, err := verifyAt(nil)
 	if errors.Is(err, pgperrors.ErrKeyExpired) && s != nil {
 		created := s.CreationTime
-		s, err = verifyAt(func() time.Time { return created })
+		_, err = verifyAt(func() time.Time { return created })
 	}
 	if err != nil {
 		if errors.Is(err, pgperrors.ErrUnknownIssuer) {
