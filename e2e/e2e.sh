@@ -130,14 +130,17 @@ echo "pid=$pid"
 echo "exe=$(sudo readlink "/proc/$pid/exe")"
 echo "user=$(ps -o user= -p "$pid" | tr -d ' ')"
 echo "version=$(/opt/bin/etcd --version | head -n1)"
-echo "ignored_env=$(sudo journalctl -b -u etcd-member.service -o cat | grep -c 'unrecognized environment variable')"
+# etcd warns about ETCD_* variables it does not know (the wrapper's own).
+echo "ignored_env=$(sudo journalctl -b -u etcd-member.service -o cat | grep -o 'unrecognized environment variable [A-Z0-9_]*' | awk '{print $4}' | sort -u | paste -sd, -)"
+echo "environ=$(sudo cat "/proc/$pid/environ" | tr '\0' '\n' | grep -E '^(ETCD|NOTIFY)_' | cut -d= -f1 | sort | paste -sd, -)"
 SH
 )
 check_etcd_release() {
 	local node facts
 	for node in "$@"; do
 		facts=$("$bin" ssh "$node" <<<"$remote_facts" 2>&1) || fail "$node: etcd facts: $facts"
-		printf '%s\n' "$facts" | sed "s/^/  $node: /" >&2
+		# Only the facts, not the login banner.
+		printf '%s\n' "$facts" | grep -E '^[a-z_]+=' | sed "s/^/  $node: /" >&2
 		python3 - "$node" "$facts" <<'PY' || fail "$node: etcd-member does not run /opt/bin/etcd from the release tarball as user etcd"
 import sys
 node, text = sys.argv[1], sys.argv[2]
@@ -147,6 +150,16 @@ want = {"binary": "yes", "etcdctl": "yes", "install": "success", "active": "acti
 bad = {k: f.get(k) for k, v in want.items() if f.get(k) != v}
 if "path=/opt/bin/etcd " not in f.get("execstart", ""):
     bad["execstart"] = f.get("execstart")
+# The drop-in's UnsetEnvironment= keeps the wrapper's variables from etcd.
+# ETCD_OPTS alone stays (systemd would drop it before expanding $ETCD_OPTS);
+# the box's unit sets it empty, and etcd warns about it, harmlessly.
+env = set(filter(None, f.get("environ", "").split(",")))
+leaked = env & {"ETCD_IMAGE_TAG", "ETCD_IMAGE_URL", "ETCD_IMAGE", "ETCD_USER", "ETCD_SSL_DIR"}
+if leaked or "NOTIFY_SOCKET" not in env or "ETCD_NAME" not in env:
+    bad["environ"] = f.get("environ")
+unknown = set(filter(None, f.get("ignored_env", "").split(","))) - {"ETCD_OPTS"}
+if unknown:
+    bad["ignored_env"] = f.get("ignored_env")
 assert not bad, bad
 print("ok: %s runs /opt/bin/etcd as etcd (%s)" % (node, f.get("version")), file=sys.stderr)
 PY
