@@ -359,6 +359,18 @@ func TestVerifyEtcdFaults(t *testing.T) {
 	wantStatus(t, r, "core-02", CheckEtcdMember, Fail, "unhealthy: context deadline exceeded")
 	wantStatus(t, r, "core-01", CheckEtcdMember, Pass, "healthy")
 
+	// etcd-write alone: every node still reads the probe back, and no
+	// etcd-member verdict appears.
+	c, inv = newFakeCluster(3)
+	write, _ := Select([]string{CheckEtcdWrite}, nil, false)
+	r = verifyFake(t, c, inv, write, nil)
+	wantStatus(t, r, ClusterNode, CheckEtcdWrite, Pass, "read back on 3 nodes")
+	for _, v := range r.Verdicts {
+		if v.Check == CheckEtcdMember {
+			t.Errorf("etcd-member reported under --only etcd-write: %+v", v)
+		}
+	}
+
 	// etcd-member alone (no probe): endpoint health, as before.
 	c, inv = newFakeCluster(2)
 	only, _ := Select([]string{CheckEtcdMember}, nil, false)
