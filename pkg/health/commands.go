@@ -21,11 +21,9 @@ const (
 	// rather than by the check being cut off.
 	etcdctlFlags = "--dial-timeout=2s --command-timeout=4s"
 
-	CmdOSRelease = `cat "${CODODEMO_ROOT}/etc/os-release"; echo ` + updateMarker + `; ` +
+	CmdOSRelease = `cat "${CODODEMO_ROOT}/etc/os-release"; echo ` + UpdateConfMarker + `; ` +
 		`cat "${CODODEMO_ROOT}/usr/share/coreos/update.conf" "${CODODEMO_ROOT}/usr/share/flatcar/update.conf" ` +
 		`"${CODODEMO_ROOT}/etc/coreos/update.conf" "${CODODEMO_ROOT}/etc/flatcar/update.conf" 2>/dev/null; true`
-	updateMarker = UpdateConfMarker
-
 	// UpdateConfMarker separates os-release from update.conf in
 	// CmdOSRelease's output.
 	UpdateConfMarker = "--cododemo-update-conf--"

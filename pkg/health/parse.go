@@ -26,7 +26,7 @@ type OSRelease struct {
 // then update.conf files (later ones override earlier ones, as
 // update_engine reads them).
 func ParseOSRelease(out []byte) (OSRelease, error) {
-	osPart, upd, _ := bytes.Cut(out, []byte(updateMarker))
+	osPart, upd, _ := bytes.Cut(out, []byte(UpdateConfMarker))
 	fields, err := parseEnvFile(osPart)
 	if err != nil {
 		return OSRelease{}, fmt.Errorf("os-release: %w", err)

@@ -30,7 +30,7 @@ func TestParseOSRelease(t *testing.T) {
 		t.Errorf("coreos: %+v %v", r, err)
 	}
 	// No update.conf at all (a non-Flatcar host): no channel, no error.
-	r, err = ParseOSRelease([]byte("ID=debian\nVERSION_ID=\"12\"\n" + updateMarker + "\n"))
+	r, err = ParseOSRelease([]byte("ID=debian\nVERSION_ID=\"12\"\n" + UpdateConfMarker + "\n"))
 	if err != nil || r.ID != "debian" || r.VersionID != "12" || r.Channel != "" {
 		t.Errorf("debian: %+v %v", r, err)
 	}

@@ -162,7 +162,7 @@ func (n *fakeNode) Run(ctx context.Context, cmd string) (sshx.Result, error) {
 	return sshx.Result{ExitStatus: 127, Stderr: []byte("fake: unknown command: " + cmd)}, nil
 }
 
-var testdataOS = []byte("ID=flatcar\nVERSION_ID=4593.2.5\nPRETTY_NAME=\"Flatcar Container Linux by Kinvolk 4593.2.5\"\n" + updateMarker + "\nGROUP=stable\n")
+var testdataOS = []byte("ID=flatcar\nVERSION_ID=4593.2.5\nPRETTY_NAME=\"Flatcar Container Linux by Kinvolk 4593.2.5\"\n" + UpdateConfMarker + "\nGROUP=stable\n")
 
 type fakeConn struct {
 	c       *fakeCluster
@@ -263,7 +263,7 @@ func TestVerifyOSExpectations(t *testing.T) {
 	inv.OS = inventory.OS{Channel: "beta"}
 	wantStatus(t, verifyFake(t, c, inv, sel, nil), "core-01", CheckOS, Warn, "channel stable")
 	inv.OS = inventory.OS{}
-	c.nodes[0].set("cat ", func() (sshx.Result, error) { return ok("ID=debian\n" + updateMarker + "\n") })
+	c.nodes[0].set("cat ", func() (sshx.Result, error) { return ok("ID=debian\n" + UpdateConfMarker + "\n") })
 	wantStatus(t, verifyFake(t, c, inv, sel, nil), "core-01", CheckOS, Warn, "not a CoreOS-family")
 }
 

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -226,7 +227,7 @@ func (sc *simCluster) answer(n *Node, cmd string) health.BatchResult {
 	memberID := func(i int) uint64 { return 10000000000000000000 + uint64(i) }
 	endpoint := n
 	if !n.Member {
-		endpoint = members[indexOf(sc.nodes, n)%len(members)] // as Start's client-only nodes
+		endpoint = members[slices.Index(sc.nodes, n)%len(members)] // as Start's client-only nodes
 	}
 	switch {
 	case cmd == health.CmdOSRelease:
@@ -278,13 +279,4 @@ func (sc *simCluster) kvOp(cmd string) (string, bool) {
 		return "1\n", true
 	}
 	return "", false
-}
-
-func indexOf(nodes []*Node, n *Node) int {
-	for i, m := range nodes {
-		if m == n {
-			return i
-		}
-	}
-	return -1
 }
