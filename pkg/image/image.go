@@ -441,7 +441,7 @@ type Artifact struct {
 // EnsureArtifacts fetches every artifact the lock pins into the cache,
 // from the mirror when one is set. The lock alone says what and from
 // where, so a bundle's lock fetches the same on any laptop.
-func (s *Service) EnsureArtifacts(ctx context.Context, _ config.Lab, lock *config.Lock) ([]Artifact, error) {
+func (s *Service) EnsureArtifacts(ctx context.Context, lock *config.Lock) ([]Artifact, error) {
 	if lock == nil {
 		return nil, nil
 	}

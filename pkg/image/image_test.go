@@ -368,7 +368,7 @@ func TestLockPinsAndIsHonoured(t *testing.T) {
 	if err != nil || b.Version != testVersion {
 		t.Fatalf("locked fetch: %v %+v", err, b)
 	}
-	arts, err := f.svc.EnsureArtifacts(ctx, l, back)
+	arts, err := f.svc.EnsureArtifacts(ctx, back)
 	if err != nil || len(arts) != 2 || arts[0].Name != "etcd" || arts[1].Name != "fleet" {
 		t.Fatalf("artifacts: %v %+v", err, arts)
 	}
@@ -427,7 +427,7 @@ func TestEtcdBuiltinPinRefusesOtherBytes(t *testing.T) {
 		t.Fatalf("lock downloaded a tarball it has a pin for (%d GETs)", n)
 	}
 	before := snapshot(t, f.dir)
-	arts, err := f.svc.EnsureArtifacts(ctx, l, lock)
+	arts, err := f.svc.EnsureArtifacts(ctx, lock)
 	if err == nil || len(arts) != 0 {
 		t.Fatalf("EnsureArtifacts accepted a tarball that is not upstream's: %+v", arts)
 	}

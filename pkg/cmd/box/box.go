@@ -120,7 +120,7 @@ func runFetch(ctx context.Context, f *cmdutil.Factory, env *imagecmd.Env, o *Fet
 		}
 	}
 	if lock != nil {
-		arts, err := svc.EnsureArtifacts(ctx, lab, lock)
+		arts, err := svc.EnsureArtifacts(ctx, lock)
 		for _, a := range arts {
 			fmt.Fprintf(f.IO.Out, "artifact %s %s sha256:%s\n", a.Name, a.File, a.SHA256)
 		}

@@ -155,7 +155,7 @@ func Run(ctx context.Context, f *cmdutil.Factory, o *Options, lab *cmdutil.Lab) 
 				return fmt.Errorf("box: %w", err)
 			}
 		}
-		if artifacts, err = svc.EnsureArtifacts(ctx, lab.Lab, lab.Lock); err != nil {
+		if artifacts, err = svc.EnsureArtifacts(ctx, lab.Lock); err != nil {
 			return fmt.Errorf("artifacts: %w", err)
 		}
 	}

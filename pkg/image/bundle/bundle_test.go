@@ -57,7 +57,7 @@ func packed(t *testing.T) *kit {
 	if _, err := svc.EnsureBox(ctx, k.lab, k.lock); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.EnsureArtifacts(ctx, k.lab, k.lock); err != nil {
+	if _, err := svc.EnsureArtifacts(ctx, k.lock); err != nil {
 		t.Fatal(err)
 	}
 	k.lockP = filepath.Join(t.TempDir(), config.LockFile)
@@ -109,7 +109,7 @@ func TestPackImportRoundTripWithVagrant(t *testing.T) {
 	if !b.Hit {
 		t.Error("box after import was not a cache hit")
 	}
-	arts, err := svc.EnsureArtifacts(ctx, k.lab, imp.Lock)
+	arts, err := svc.EnsureArtifacts(ctx, imp.Lock)
 	if err != nil {
 		t.Fatal(err)
 	}
