@@ -281,3 +281,57 @@ func TestEtcdTagAccepted(t *testing.T) {
 		}
 	}
 }
+
+// A negative count from any source is an error, not a panic in NodeNames.
+func TestNegativeCount(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, DefaultFile, "nodes:\n  count: -1\n")
+	if _, err := Load(Source{Dir: dir}); err == nil || !strings.Contains(err.Error(), "cododemo.yaml:2:10: nodes.count: -1 is below the minimum of 1") {
+		t.Errorf("file: %v", err)
+	}
+	if _, err := Load(Source{Dir: t.TempDir(), Getenv: env(map[string]string{"CODODEMO_NODES_COUNT": "-1"})}); err == nil ||
+		!strings.Contains(err.Error(), "CODODEMO_NODES_COUNT: nodes.count: -1 is below the minimum of 1") {
+		t.Errorf("env: %v", err)
+	}
+	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
+	AddLabFlags(fs)
+	if err := fs.Parse([]string{"--nodes=-1"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(Source{Dir: t.TempDir(), Flags: fs}); err == nil || !strings.Contains(err.Error(), "--nodes: nodes.count: -1 is below the minimum of 1") {
+		t.Errorf("flag: %v", err)
+	}
+}
+
+// A port forwarded to every node takes one host port per node: the last
+// must still be a port.
+func TestForwardSpanAbovePortRange(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, DefaultFile, "forwarded_ports:\n  - {guest: 80, host: 65534}\n")
+	_, err := Load(Source{Dir: dir})
+	if err == nil || !strings.Contains(err.Error(), "forwarded_ports.0.host: 3 nodes from host port 65534 need up to 65536, above 65535") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// 2000 problems print a bounded list.
+func TestErrorListIsBounded(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("forwarded_ports:\n")
+	for range 2000 {
+		b.WriteString("  - {node: core-01, guest: 80, host: 8080}\n")
+	}
+	dir := t.TempDir()
+	writeFile(t, dir, DefaultFile, b.String())
+	_, err := Load(Source{Dir: dir})
+	if err == nil {
+		t.Fatal("no error")
+	}
+	msg := err.Error()
+	if n := strings.Count(msg, "\n"); n > MaxListed+1 {
+		t.Errorf("%d lines:\n%s", n, msg)
+	}
+	if !strings.Contains(msg, "... and 1989 more") {
+		t.Errorf("no count of the rest:\n%s", msg)
+	}
+}

@@ -34,10 +34,18 @@ func (p Problem) String() string {
 // Error lists every problem found, so a user fixes them in one go.
 type Error struct{ Problems []Problem }
 
+// MaxListed is how many problems an Error spells out; the rest are counted,
+// so that a file with 2000 duplicate ports does not print 2000 lines.
+const MaxListed = 10
+
 func (e *Error) Error() string {
-	lines := make([]string, len(e.Problems))
+	lines := make([]string, 0, min(len(e.Problems), MaxListed+1))
 	for i, p := range e.Problems {
-		lines[i] = p.String()
+		if i == MaxListed {
+			lines = append(lines, fmt.Sprintf("... and %d more", len(e.Problems)-MaxListed))
+			break
+		}
+		lines = append(lines, p.String())
 	}
 	if len(lines) == 1 {
 		return "invalid lab configuration: " + lines[0]
@@ -60,7 +68,8 @@ func NodeName(prefix string, i int) string { return fmt.Sprintf("%s-%02d", prefi
 
 // NodeNames lists the lab's node names in order.
 func (l Lab) NodeNames() []string {
-	names := make([]string, 0, l.Nodes.Count)
+	// Validate calls this before it has refused a negative count.
+	names := make([]string, 0, max(l.Nodes.Count, 0))
 	for i := 1; i <= l.Nodes.Count; i++ {
 		names = append(names, NodeName(l.Nodes.Prefix, i))
 	}
@@ -179,7 +188,10 @@ func Validate(l Lab) []Problem {
 		port(key+".host", fp.Host)
 		span := 1
 		if fp.Node == "" {
-			span = l.Nodes.Count // one host port per node
+			span = min(max(l.Nodes.Count, 1), MaxNodes) // one host port per node
+			if last := fp.Host + span - 1; fp.Host >= 1 && fp.Host <= 65535 && last > 65535 {
+				bad(key+".host", "%d nodes from host port %d need up to %d, above 65535", span, fp.Host, last)
+			}
 		}
 		for h := fp.Host; h < fp.Host+span; h++ {
 			if prev, dup := hostPorts[h]; dup {
