@@ -24,6 +24,7 @@ import (
 	"github.com/cododemo/cododemo/pkg/cmd/verify"
 	"github.com/cododemo/cododemo/pkg/cmd/version"
 	"github.com/cododemo/cododemo/pkg/cmdutil"
+	"github.com/cododemo/cododemo/pkg/lab"
 )
 
 // NewCmdRoot builds the whole command tree. There are no package-level
@@ -45,7 +46,7 @@ units, Docker on every node.`,
 	root.AddCommand(
 		initcmd.NewCmdInit(f),
 		render.NewCmdRender(f),
-		up.NewCmdUp(f, func(ctx context.Context, lab *cmdutil.Lab, wait time.Duration) error {
+		up.NewCmdUp(f, func(ctx context.Context, lab *lab.Lab, wait time.Duration) error {
 			return verify.Lab(ctx, f, lab, wait)
 		}),
 		verify.NewCmdVerify(f),

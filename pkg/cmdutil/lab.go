@@ -1,104 +1,39 @@
 package cmdutil
 
 import (
-	"crypto/ed25519"
-	"crypto/rand"
-	"fmt"
-	"path/filepath"
-	"strings"
-
 	"github.com/spf13/cobra"
-	"golang.org/x/crypto/ssh"
 
 	"github.com/cododemo/cododemo/pkg/config"
-	"github.com/cododemo/cododemo/pkg/labstate"
-	"github.com/cododemo/cododemo/pkg/plan"
+	"github.com/cododemo/cododemo/pkg/lab"
 )
 
-// Lab is a loaded lab: configuration, lock, state dir and plan.
-type Lab struct {
-	*config.Loaded
-	Lock  *config.Lock
-	State labstate.Dir
-	Plan  *plan.Plan
-}
-
-// LockPath is where the lab's lock lives: beside its config file.
-func (l *Lab) LockPath() string { return filepath.Join(l.Dir, config.LockFile) }
-
-// SecretsMode says how LoadLab treats the per-lab key and token.
-type SecretsMode int
-
-const (
-	// SecretsCreate generates missing secrets in the state dir.
-	SecretsCreate SecretsMode = iota
-	// SecretsRead uses what exists and leaves the rest empty.
-	SecretsRead
-	// SecretsEphemeral uses existing secrets or throwaway ones, writing
-	// nothing (render --check).
-	SecretsEphemeral
-)
-
-// LoadLab loads the lab the command line names: config (file < env <
-// flags on cmd), lock, secrets and plan. Configuration problems are usage
-// errors (exit 2); warnings go to stderr.
-func (f *Factory) LoadLab(cmd *cobra.Command, mode SecretsMode) (*Lab, error) {
-	loaded, err := config.Load(config.Source{
+// LabSource is where the command line's lab comes from: --config (or
+// $CODODEMO_CONFIG) in the working directory, the environment, and the
+// lab flags on cmd.
+func (f *Factory) LabSource(cmd *cobra.Command) config.Source {
+	return config.Source{
 		File:    f.ConfigPath(cmd),
 		Dir:     f.WorkDir,
 		Getenv:  f.Getenv,
 		Environ: f.Environ,
 		Flags:   cmd.Flags(),
-	})
-	if err != nil {
-		return nil, Usage(err)
 	}
-	for _, w := range loaded.Warnings {
-		fmt.Fprintln(f.IO.ErrOut, "warning:", w)
-	}
-	l := &Lab{Loaded: loaded, State: labstate.Dir{Path: loaded.StatePath()}}
-	if l.Lock, err = config.ReadLock(l.LockPath()); err != nil {
-		return nil, Usage(err)
-	}
-	if l.Lock != nil {
-		if err := l.Lock.Matches(loaded.Lab); err != nil {
-			return nil, Usage(fmt.Errorf("%s: %w", l.LockPath(), err))
-		}
-	}
-	var s plan.Secrets
-	switch mode {
-	case SecretsCreate:
-		if s, err = l.State.Secrets(); err != nil {
-			return nil, err
-		}
-	case SecretsRead:
-		s = l.State.ReadSecrets()
-	case SecretsEphemeral:
-		s = l.State.ReadSecrets()
-		if s.SSHPublicKey == "" {
-			if s.SSHPublicKey, err = throwawayKey(); err != nil {
-				return nil, err
-			}
-		}
-		if s.ClusterToken == "" {
-			s.ClusterToken = "cododemo-check"
-		}
-	}
-	if l.Plan, err = plan.New(loaded.Lab, l.Lock, s); err != nil {
-		return nil, Usage(err)
-	}
-	return l, nil
 }
 
-// throwawayKey is an authorized_keys line for a key nobody keeps.
-func throwawayKey() (string, error) {
-	pub, _, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return "", err
+// LoadLab loads the lab the command line names with lab.Load.
+func (f *Factory) LoadLab(cmd *cobra.Command, mode lab.SecretsMode) (*lab.Lab, error) {
+	return f.LoadLabWith(cmd, lab.Options{Secrets: mode})
+}
+
+// LoadLabWith is LoadLab with every option of lab.Load; the source and the
+// warnings' writer are the Factory's. Problems with the lab's files are
+// usage errors (exit 2).
+func (f *Factory) LoadLabWith(cmd *cobra.Command, o lab.Options) (*lab.Lab, error) {
+	o.Source = f.LabSource(cmd)
+	o.Warn = f.IO.ErrOut
+	l, err := lab.Load(o)
+	if lab.IsConfig(err) {
+		return nil, Usage(err)
 	}
-	k, err := ssh.NewPublicKey(pub)
-	if err != nil {
-		return "", err
-	}
-	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(k))) + " cododemo-check", nil
+	return l, err
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/cododemo/cododemo/pkg/cmd/halt"
 	"github.com/cododemo/cododemo/pkg/cmdutil"
+	"github.com/cododemo/cododemo/pkg/lab"
 	"github.com/cododemo/cododemo/pkg/vagrant"
 )
 
@@ -38,7 +39,7 @@ func NewCmdDestroy(f *cmdutil.Factory) *cobra.Command {
 		Example: `  cododemo destroy          # asks first on a terminal
   cododemo destroy -f --purge`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			lab, err := f.LoadLab(cmd, cmdutil.SecretsRead)
+			lab, err := f.LoadLab(cmd, lab.SecretsRead)
 			if err != nil {
 				return err
 			}

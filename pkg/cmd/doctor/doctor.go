@@ -5,7 +5,6 @@ package doctor
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -14,7 +13,7 @@ import (
 	"github.com/cododemo/cododemo/pkg/config"
 	"github.com/cododemo/cododemo/pkg/doctor"
 	"github.com/cododemo/cododemo/pkg/doctor/probe"
-	"github.com/cododemo/cododemo/pkg/plan"
+	"github.com/cododemo/cododemo/pkg/lab"
 )
 
 // Options are the parsed flags plus what the command needs injected.
@@ -60,12 +59,7 @@ first and stops on a failure.`,
 			}
 			opts.Output = out
 			opts.Load = func() (doctor.Target, []string, error) {
-				return LoadTarget(config.Source{
-					File:   f.ConfigPath(cmd),
-					Dir:    f.WorkDir,
-					Getenv: f.Getenv,
-					Flags:  cmd.Flags(),
-				})
+				return LoadTarget(f.LabSource(cmd))
 			}
 			opts.Probes = probe.New(f.Runner, f.Getenv)
 			return runDoctor(cmd.Context(), opts)
@@ -81,19 +75,15 @@ first and stops on a failure.`,
 // returns the doctor's view of it with the config's warnings. A bad config
 // or lock is a usage error (exit 2).
 func LoadTarget(src config.Source) (doctor.Target, []string, error) {
-	loaded, err := config.Load(src)
+	// The doctor reports a lock that does not fit the lab as a finding.
+	l, err := lab.Load(lab.Options{Source: src, Secrets: lab.SecretsNone, AllowLockMismatch: true})
 	if err != nil {
-		return doctor.Target{}, nil, cmdutil.Usage(err)
+		if lab.IsConfig(err) {
+			err = cmdutil.Usage(err)
+		}
+		return doctor.Target{}, nil, err
 	}
-	lock, err := config.ReadLock(filepath.Join(loaded.Dir, config.LockFile))
-	if err != nil {
-		return doctor.Target{}, loaded.Warnings, cmdutil.Usage(err)
-	}
-	p, err := plan.New(loaded.Lab, lock, plan.Secrets{})
-	if err != nil {
-		return doctor.Target{}, loaded.Warnings, cmdutil.Usage(err)
-	}
-	return doctor.NewTarget(p, loaded.StatePath()), loaded.Warnings, nil
+	return doctor.NewTarget(l.Plan, l.StatePath()), l.Warnings, nil
 }
 
 func runDoctor(ctx context.Context, o *Options) error {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/cododemo/cododemo/pkg/cmd/halt"
 	"github.com/cododemo/cododemo/pkg/cmdutil"
+	"github.com/cododemo/cododemo/pkg/lab"
 	"github.com/cododemo/cododemo/pkg/plan"
 )
 
@@ -38,7 +39,7 @@ func NewCmdEnv(f *cmdutil.Factory) *cobra.Command {
   cododemo env core-01 --shell powershell | Invoke-Expression`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			lab, err := f.LoadLab(cmd, cmdutil.SecretsRead)
+			lab, err := f.LoadLab(cmd, lab.SecretsRead)
 			if err != nil {
 				return err
 			}

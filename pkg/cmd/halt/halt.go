@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cododemo/cododemo/pkg/cmdutil"
+	"github.com/cododemo/cododemo/pkg/lab"
 	"github.com/cododemo/cododemo/pkg/nodeout"
 	"github.com/cododemo/cododemo/pkg/vagrant"
 )
@@ -33,7 +34,7 @@ func NewCmdHalt(f *cmdutil.Factory) *cobra.Command {
 		Example: `  cododemo halt
   cododemo halt core-03`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			lab, err := f.LoadLab(cmd, cmdutil.SecretsRead)
+			lab, err := f.LoadLab(cmd, lab.SecretsRead)
 			if err != nil {
 				return err
 			}

@@ -20,6 +20,7 @@ import (
 	"github.com/cododemo/cododemo/pkg/cmdutil"
 	"github.com/cododemo/cododemo/pkg/fsutil"
 	"github.com/cododemo/cododemo/pkg/inventory"
+	"github.com/cododemo/cododemo/pkg/lab"
 	"github.com/cododemo/cododemo/pkg/labstate"
 	"github.com/cododemo/cododemo/pkg/sshx"
 	"github.com/cododemo/cododemo/pkg/vagrant"
@@ -49,7 +50,7 @@ func NewCmdLogs(f *cmdutil.Factory) *cobra.Command {
   cododemo logs core-02 --out core-02-logs.tar.gz`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			lab, err := f.LoadLab(cmd, cmdutil.SecretsRead)
+			lab, err := f.LoadLab(cmd, lab.SecretsRead)
 			if err != nil {
 				return err
 			}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/cododemo/cododemo/pkg/cmd/halt"
 	"github.com/cododemo/cododemo/pkg/cmdutil"
+	"github.com/cododemo/cododemo/pkg/lab"
 	"github.com/cododemo/cododemo/pkg/vagrant"
 )
 
@@ -18,7 +19,7 @@ func NewCmdReload(f *cmdutil.Factory) *cobra.Command {
 		Short:   "Restart nodes (halt, then boot without provisioning); all when none is named",
 		Example: `  cododemo reload core-02`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			lab, err := f.LoadLab(cmd, cmdutil.SecretsRead)
+			lab, err := f.LoadLab(cmd, lab.SecretsRead)
 			if err != nil {
 				return err
 			}

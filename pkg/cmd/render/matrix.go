@@ -6,6 +6,7 @@ import (
 
 	"github.com/cododemo/cododemo/pkg/cmdutil"
 	"github.com/cododemo/cododemo/pkg/config"
+	"github.com/cododemo/cododemo/pkg/lab"
 	"github.com/cododemo/cododemo/pkg/plan"
 	"github.com/cododemo/cododemo/pkg/render"
 )
@@ -75,7 +76,7 @@ func hasError(ps []config.Problem) bool {
 
 // runMatrix checks every combination with the lab's templates (its
 // --templates override included) and its secrets.
-func runMatrix(opts *Options, lab *cmdutil.Lab) error {
+func runMatrix(opts *Options, lab *lab.Lab) error {
 	tmpl, err := render.LoadTemplates(lab.TemplatesPath())
 	if err != nil {
 		return cmdutil.Usage(err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cododemo/cododemo/pkg/cmdutil"
 	"github.com/cododemo/cododemo/pkg/config"
+	"github.com/cododemo/cododemo/pkg/lab"
 	"github.com/cododemo/cododemo/pkg/render"
 )
 
@@ -42,9 +43,9 @@ you edited by hand since the last render is not overwritten without --force.`,
 			if opts.Matrix && !opts.Check {
 				return cmdutil.Usage(fmt.Errorf("--matrix goes with --check"))
 			}
-			mode := cmdutil.SecretsCreate
+			mode := lab.SecretsCreate
 			if opts.Check {
-				mode = cmdutil.SecretsEphemeral
+				mode = lab.SecretsEphemeral
 			}
 			lab, err := f.LoadLab(cmd, mode)
 			if err != nil {
@@ -66,7 +67,7 @@ you edited by hand since the last render is not overwritten without --force.`,
 
 // Lab renders lab with its templates (the --templates override included)
 // and validates everything; nothing is written.
-func Lab(lab *cmdutil.Lab, version string) (*render.Result, *render.Templates, error) {
+func Lab(lab *lab.Lab, version string) (*render.Result, *render.Templates, error) {
 	tmpl, err := render.LoadTemplates(lab.TemplatesPath())
 	if err != nil {
 		return nil, nil, cmdutil.Usage(err)
@@ -77,7 +78,7 @@ func Lab(lab *cmdutil.Lab, version string) (*render.Result, *render.Templates, e
 
 // Write renders lab into its state dir (what `render` and `up` do) and
 // prints what changed to out.
-func Write(lab *cmdutil.Lab, version string, force bool, out io.Writer) (*render.Result, error) {
+func Write(lab *lab.Lab, version string, force bool, out io.Writer) (*render.Result, error) {
 	res, tmpl, err := Lab(lab, version)
 	if err != nil {
 		return nil, err
@@ -98,7 +99,7 @@ func Write(lab *cmdutil.Lab, version string, force bool, out io.Writer) (*render
 	return res, nil
 }
 
-func runRender(opts *Options, lab *cmdutil.Lab) error {
+func runRender(opts *Options, lab *lab.Lab) error {
 	if opts.Check {
 		res, _, err := Lab(lab, opts.Version)
 		if err != nil {
@@ -118,7 +119,7 @@ func runRender(opts *Options, lab *cmdutil.Lab) error {
 
 // ConfigDirFromState is the config file's directory as seen from the state
 // dir, so the Vagrantfile resolves relative paths the way the user wrote them.
-func ConfigDirFromState(lab *cmdutil.Lab) string {
+func ConfigDirFromState(lab *lab.Lab) string {
 	if r, err := filepath.Rel(lab.State.Path, lab.Dir); err == nil {
 		return filepath.ToSlash(r)
 	}

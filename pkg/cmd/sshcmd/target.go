@@ -14,6 +14,7 @@ import (
 
 	"github.com/cododemo/cododemo/pkg/cmdutil"
 	"github.com/cododemo/cododemo/pkg/inventory"
+	"github.com/cododemo/cododemo/pkg/lab"
 	"github.com/cododemo/cododemo/pkg/labstate"
 	"github.com/cododemo/cododemo/pkg/sshx"
 )
@@ -59,7 +60,7 @@ func (t *Target) Resolve(cmd *cobra.Command, f *cmdutil.Factory) (*Nodes, error)
 		}
 		knownHosts = filepath.Join(filepath.Dir(path), labstate.KnownHostsFile)
 	} else {
-		lab, err := f.LoadLab(cmd, cmdutil.SecretsRead)
+		lab, err := f.LoadLab(cmd, lab.SecretsRead)
 		if err != nil {
 			return nil, err
 		}

@@ -20,6 +20,7 @@ import (
 	"github.com/cododemo/cododemo/pkg/firstboot"
 	"github.com/cododemo/cododemo/pkg/image"
 	"github.com/cododemo/cododemo/pkg/inventory"
+	"github.com/cododemo/cododemo/pkg/lab"
 	"github.com/cododemo/cododemo/pkg/labstate"
 	"github.com/cododemo/cododemo/pkg/nodeout"
 	"github.com/cododemo/cododemo/pkg/plan"
@@ -40,12 +41,12 @@ type Options struct {
 	Wait          time.Duration
 	// Verify runs `verify --wait` against the new inventory; injected so
 	// the verify command owns how (and tests can stub it).
-	Verify func(ctx context.Context, lab *cmdutil.Lab, wait time.Duration) error
+	Verify func(ctx context.Context, lab *lab.Lab, wait time.Duration) error
 }
 
 // NewCmdUp builds `cododemo up`. verify is the verify step (the verify
 // command's entry point), passed in so the two commands stay apart.
-func NewCmdUp(f *cmdutil.Factory, verify func(ctx context.Context, lab *cmdutil.Lab, wait time.Duration) error) *cobra.Command {
+func NewCmdUp(f *cmdutil.Factory, verify func(ctx context.Context, lab *lab.Lab, wait time.Duration) error) *cobra.Command {
 	o := &Options{Verify: verify}
 	cmd := &cobra.Command{
 		Use:   "up [NODE...]",
@@ -68,7 +69,7 @@ is missing.`,
   cododemo up --no-verify --serial`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Nodes = args
-			lab, err := f.LoadLab(cmd, cmdutil.SecretsCreate)
+			lab, err := f.LoadLab(cmd, lab.SecretsCreate)
 			if err != nil {
 				return err
 			}
@@ -93,7 +94,7 @@ is missing.`,
 }
 
 // Run is `up` for a loaded lab.
-func Run(ctx context.Context, f *cmdutil.Factory, o *Options, lab *cmdutil.Lab) error {
+func Run(ctx context.Context, f *cmdutil.Factory, o *Options, lab *lab.Lab) error {
 	errOut := f.IO.ErrOut
 	step := func(format string, a ...any) { fmt.Fprintf(errOut, "==> "+format+"\n", a...) }
 
@@ -245,7 +246,7 @@ func Run(ctx context.Context, f *cmdutil.Factory, o *Options, lab *cmdutil.Lab) 
 
 // servedFiles lists what the first-boot server serves: the full Ignition
 // configs behind pointer configs, and the artifacts nodes install.
-func servedFiles(lab *cmdutil.Lab, res *render.Result, arts []image.Artifact) ([]firstboot.File, error) {
+func servedFiles(lab *lab.Lab, res *render.Result, arts []image.Artifact) ([]firstboot.File, error) {
 	var files []firstboot.File
 	for _, s := range res.Served {
 		files = append(files, firstboot.File{URLPath: s.URLPath, Path: lab.State.Join(s.File), SHA256: s.SHA256})
@@ -299,7 +300,7 @@ func startServing(ctx context.Context, srv *firstboot.Server, addr netip.AddrPor
 // from `vagrant ssh-config`, addresses from the plan. A node created by
 // this run is a new machine with a new host key: its old pin is dropped so
 // the next contact pins the new one instead of failing as a changed key.
-func writeInventory(ctx context.Context, drv *vagrant.Driver, lab *cmdutil.Lab, fresh map[string]bool) error {
+func writeInventory(ctx context.Context, drv *vagrant.Driver, lab *lab.Lab, fresh map[string]bool) error {
 	cfgs, err := drv.SSHConfig(ctx)
 	if err != nil && len(cfgs) == 0 {
 		return fmt.Errorf("inventory: %w", err)

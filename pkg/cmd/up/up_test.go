@@ -22,6 +22,7 @@ import (
 	"github.com/cododemo/cododemo/pkg/exec"
 	"github.com/cododemo/cododemo/pkg/image/releasetest"
 	"github.com/cododemo/cododemo/pkg/inventory"
+	"github.com/cododemo/cododemo/pkg/lab"
 	"github.com/cododemo/cododemo/pkg/testnodes"
 )
 
@@ -99,15 +100,15 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-type lab struct {
+type fixture struct {
 	dir, log string
 	cluster  *testnodes.Cluster
 }
 
-func setup(t *testing.T) *lab {
+func setup(t *testing.T) *fixture {
 	t.Helper()
 	c := testnodes.Start(t, testnodes.Options{Nodes: 3})
-	l := &lab{dir: t.TempDir(), cluster: c}
+	l := &fixture{dir: t.TempDir(), cluster: c}
 	bin := filepath.Join(l.dir, "bin")
 	if err := os.MkdirAll(bin, 0o755); err != nil {
 		t.Fatal(err)
@@ -137,7 +138,7 @@ func setup(t *testing.T) *lab {
 	return l
 }
 
-func (l *lab) run(t *testing.T, args ...string) (int, string, string) {
+func (l *fixture) run(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
 	f := &cmdutil.Factory{
@@ -151,7 +152,7 @@ func (l *lab) run(t *testing.T, args ...string) (int, string, string) {
 	return code, out.String(), errOut.String()
 }
 
-func (l *lab) fakeLog(t *testing.T) string {
+func (l *fixture) fakeLog(t *testing.T) string {
 	b, _ := os.ReadFile(l.log)
 	return string(b)
 }
@@ -207,10 +208,10 @@ func TestUpRunsVerify(t *testing.T) {
 	l := setup(t)
 	var got time.Duration
 	verifyErr := errors.New("etcd-health failed on core-02")
-	stub := func(_ context.Context, lab *cmdutil.Lab, wait time.Duration) error {
+	stub := func(_ context.Context, ll *lab.Lab, wait time.Duration) error {
 		got = wait
-		if len(lab.Plan.Nodes) != 3 {
-			t.Errorf("verify got %d nodes", len(lab.Plan.Nodes))
+		if len(ll.Plan.Nodes) != 3 {
+			t.Errorf("verify got %d nodes", len(ll.Plan.Nodes))
 		}
 		return verifyErr
 	}

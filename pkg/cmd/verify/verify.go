@@ -13,9 +13,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cododemo/cododemo/pkg/cmdutil"
-	"github.com/cododemo/cododemo/pkg/config"
 	"github.com/cododemo/cododemo/pkg/health"
 	"github.com/cododemo/cododemo/pkg/inventory"
+	"github.com/cododemo/cododemo/pkg/lab"
 	"github.com/cododemo/cododemo/pkg/labstate"
 	"github.com/cododemo/cododemo/pkg/sshx"
 )
@@ -128,16 +128,12 @@ func complete(cmd *cobra.Command, f *cmdutil.Factory, o *Options) error {
 		}
 		return nil
 	}
-	loaded, err := config.Load(config.Source{File: f.ConfigPath(cmd), Dir: f.WorkDir, Getenv: f.Getenv})
+	l, err := f.LoadLab(cmd, lab.SecretsRead)
 	if err != nil {
-		return cmdutil.Usage(err)
-	}
-	lock, err := config.ReadLock(filepath.Join(loaded.Dir, config.LockFile))
-	if err != nil {
-		return cmdutil.Usage(fmt.Errorf("lock: %w", err))
+		return err
 	}
 	var kh string
-	if o.inv, kh, err = labInventory(loaded, lock, f.Getenv); err != nil {
+	if o.inv, kh, err = labInventory(l, f.Getenv); err != nil {
 		return err
 	}
 	if o.KnownHosts == "" {
@@ -148,7 +144,8 @@ func complete(cmd *cobra.Command, f *cmdutil.Factory, o *Options) error {
 
 // labInventory reads the inventory `up` wrote into the lab's state dir and
 // fills in what the nodes should run from the lab's config and lock.
-func labInventory(loaded *config.Loaded, lock *config.Lock, getenv func(string) string) (*inventory.Inventory, string, error) {
+func labInventory(l *lab.Lab, getenv func(string) string) (*inventory.Inventory, string, error) {
+	loaded, lock := l.Loaded, l.Lock
 	state := loaded.StatePath()
 	path := filepath.Join(state, inventory.FileName)
 	inv, err := inventory.Load(path, getenv)
@@ -177,14 +174,14 @@ func labInventory(loaded *config.Loaded, lock *config.Lock, getenv func(string) 
 
 // Lab verifies a lab that `up` has just started, retrying for up to wait:
 // the same checks and table as `cododemo verify --wait`.
-func Lab(ctx context.Context, f *cmdutil.Factory, lab *cmdutil.Lab, wait time.Duration) error {
+func Lab(ctx context.Context, f *cmdutil.Factory, lab *lab.Lab, wait time.Duration) error {
 	o := &Options{IO: f.IO, Getenv: f.Getenv, Wait: wait, Timeout: 15 * time.Second,
 		ConnectTimeout: 10 * time.Second, Parallel: 16, format: cmdutil.OutputTable}
 	var err error
 	if o.checks, err = health.Select(nil, nil, false); err != nil {
 		return err
 	}
-	if o.inv, o.KnownHosts, err = labInventory(lab.Loaded, lab.Lock, f.Getenv); err != nil {
+	if o.inv, o.KnownHosts, err = labInventory(lab, f.Getenv); err != nil {
 		return err
 	}
 	return run(ctx, o)

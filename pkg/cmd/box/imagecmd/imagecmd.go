@@ -4,15 +4,13 @@
 package imagecmd
 
 import (
-	"fmt"
-	"path/filepath"
-
 	"github.com/spf13/cobra"
 
 	"github.com/cododemo/cododemo/pkg/cmdutil"
 	"github.com/cododemo/cododemo/pkg/config"
 	"github.com/cododemo/cododemo/pkg/image"
 	"github.com/cododemo/cododemo/pkg/image/verify"
+	"github.com/cododemo/cododemo/pkg/lab"
 )
 
 // Flags are the network flags of every image command.
@@ -43,18 +41,14 @@ type Env struct {
 
 // Setup loads the lab, its lock, and builds the service.
 func Setup(f *cmdutil.Factory, cmd *cobra.Command, fl Flags) (*Env, error) {
-	loaded, err := config.Load(config.Source{File: f.ConfigPath(cmd), Dir: f.WorkDir, Getenv: f.Getenv})
-	if err != nil {
-		return nil, cmdutil.Usage(err)
-	}
-	for _, w := range loaded.Warnings {
-		fmt.Fprintln(f.IO.ErrOut, "warning:", w)
-	}
-	lockPath := filepath.Join(loaded.Dir, config.LockFile)
-	lock, err := config.ReadLock(lockPath)
+	// These commands replace a lock that no longer fits (lock), or say so
+	// and go on (box fetch --channel, bundle import): a mismatch is theirs
+	// to handle.
+	l, err := f.LoadLabWith(cmd, lab.Options{Secrets: lab.SecretsNone, AllowLockMismatch: true})
 	if err != nil {
 		return nil, err
 	}
+	loaded, lockPath, lock := l.Loaded, l.LockPath(), l.Lock
 	mirror := fl.Mirror
 	if mirror == "" {
 		mirror = loaded.Lab.Mirror
