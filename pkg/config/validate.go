@@ -136,6 +136,7 @@ func Validate(l Lab) []Problem {
 	}
 
 	ps = append(ps, validateNetwork(l)...)
+	ps = append(ps, validateVagrantValues(l)...)
 
 	port := func(key string, p int) {
 		if p < 1 || p > 65535 {

@@ -79,11 +79,12 @@ func Render(p *plan.Plan, opts Options) (*Result, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	vf, err := opts.Templates.Execute(templates.Vagrantfile, vagrantData{
-		Plan: p, Nodes: vnodes, Version: opts.Version, BoxURL: p.Box.URL, ConfigDir: cmp.Or(opts.ConfigDir, ".."),
-	})
+	if err := checkVagrantValues(p); err != nil {
+		return nil, err
+	}
+	vf, err := vagrantfile(p, vnodes, opts)
 	if err != nil {
-		return nil, fmt.Errorf("rendering the Vagrantfile: %w", err)
+		return nil, err
 	}
 	r.Files = append([]File{{Path: "Vagrantfile", Data: vf, Mode: 0o644}}, r.Files...)
 	for _, a := range p.Artifacts {
@@ -92,6 +93,19 @@ func Render(p *plan.Plan, opts Options) (*Result, error) {
 		}
 	}
 	return r, nil
+}
+
+// vagrantfile executes the Vagrantfile template. The values were checked
+// (config.Validate, checkVagrantValues); the template writes each through
+// ruby all the same, so an unchecked one still cannot run code.
+func vagrantfile(p *plan.Plan, vnodes []vagrantNode, opts Options) ([]byte, error) {
+	vf, err := opts.Templates.Execute(templates.Vagrantfile, vagrantData{
+		Plan: p, Nodes: vnodes, Version: opts.Version, BoxURL: p.Box.URL, ConfigDir: cmp.Or(opts.ConfigDir, ".."),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("rendering the Vagrantfile: %w", err)
+	}
+	return vf, nil
 }
 
 type nodeData struct {

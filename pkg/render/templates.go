@@ -26,6 +26,9 @@ type Templates struct {
 // the plan, not in templates.
 var funcs = template.FuncMap{
 	"quote": func(s string) string { return fmt.Sprintf("%q", s) },
+	// ruby is the only way a value goes into the Vagrantfile: a literal
+	// that cannot interpolate (see Ruby).
+	"ruby": Ruby,
 	"indent": func(n int, s string) string {
 		pad := strings.Repeat(" ", n)
 		return pad + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n"+pad)
