@@ -21,6 +21,7 @@ import (
 
 	"github.com/cododemo/cododemo/pkg/fsutil"
 	"github.com/cododemo/cododemo/pkg/plan"
+	"github.com/cododemo/cododemo/pkg/yamlfile"
 )
 
 // FileName is the inventory's name inside a lab's state dir.
@@ -250,7 +251,6 @@ func resolvePath(p, dir, home string) string {
 }
 
 var (
-	yamlLineRe    = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
 	jsonOffRe     = regexp.MustCompile(`offset (\d+)`)
 	jsonUnknownRe = regexp.MustCompile(`unknown field "(.*)"`)
 )
@@ -272,36 +272,13 @@ func Parse(data []byte, name string) (*Inventory, error) {
 		if dec.More() {
 			return nil, fmt.Errorf("%s:%d: unexpected data after the inventory object", name, lineAt(data, int(dec.InputOffset())))
 		}
-	} else {
-		dec := yaml.NewDecoder(bytes.NewReader(data))
-		dec.KnownFields(true)
-		if err := dec.Decode(&inv); err != nil {
-			return nil, yamlError(name, err)
-		}
+	} else if _, err := yamlfile.Decode(name, data, &inv); err != nil {
+		return nil, err
 	}
 	if err := inv.Validate(); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return &inv, nil
-}
-
-func yamlError(name string, err error) error {
-	var lines []string
-	var te *yaml.TypeError
-	if errors.As(err, &te) {
-		lines = te.Errors
-	} else {
-		lines = []string{err.Error()}
-	}
-	var errs []error
-	for _, l := range lines {
-		if m := yamlLineRe.FindStringSubmatch(l); m != nil {
-			errs = append(errs, fmt.Errorf("%s:%s: %s", name, m[1], strings.Replace(m[2], "in type inventory.", "in ", 1)))
-			continue
-		}
-		errs = append(errs, fmt.Errorf("%s: %s", name, l))
-	}
-	return errors.Join(errs...)
 }
 
 func jsonLine(data []byte, dec *json.Decoder, err error) int {

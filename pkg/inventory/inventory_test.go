@@ -56,8 +56,8 @@ func TestLoadYAMLAndJSON(t *testing.T) {
 
 func TestParseErrorsNameFileAndLine(t *testing.T) {
 	for _, tc := range []struct{ name, in, want string }{
-		{"unknown key", "nodes:\n  - name: a\n    adress: 10.0.0.1\n", "hosts.yaml:3: field adress not found"},
-		{"wrong type", "nodes:\n  - name: a\n    address: 10.0.0.1\n    ssh: {host: h, user: u, port: many}\n", "hosts.yaml:4:"},
+		{"unknown key", "nodes:\n  - name: a\n    adress: 10.0.0.1\n", "hosts.yaml:3:5: nodes.0.adress: unknown key; did you mean address?"},
+		{"wrong type", "nodes:\n  - name: a\n    address: 10.0.0.1\n    ssh: {host: h, user: u, port: many}\n", `hosts.yaml:4:35: nodes.0.ssh.port: "many" is not a whole number`},
 		{"bad address", "nodes:\n  - name: a\n    address: core-01\n    ssh: {host: h, user: u}\n", "nodes[0] (a): address \"core-01\" is not an IP"},
 		{"missing user", "nodes:\n  - name: a\n    address: 10.0.0.1\n    ssh: {host: h}\n", "ssh.user is required"},
 		{"duplicate", "nodes:\n  - {name: a, address: 10.0.0.1, ssh: {host: h, user: u}}\n  - {name: a, address: 10.0.0.2, ssh: {host: h, user: u}}\n", "appears twice"},
