@@ -2,7 +2,10 @@ package config
 
 import (
 	"reflect"
+	"strconv"
 	"strings"
+
+	"github.com/cododemo/cododemo/pkg/yamlfile"
 )
 
 // keyInfo describes one scalar setting reachable by a dotted key.
@@ -21,8 +24,8 @@ func scalarKeys() []keyInfo {
 	walk = func(t reflect.Type, prefix string, path []int) {
 		for i := 0; i < t.NumField(); i++ {
 			f := t.Field(i)
-			name := f.Tag.Get("mapstructure")
-			if name == "" {
+			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if name == "" || name == "-" {
 				continue
 			}
 			p := append(append([]int(nil), path...), i)
@@ -40,17 +43,32 @@ func scalarKeys() []keyInfo {
 	return out
 }
 
+// set parses raw as the key's type, with the file's words for a bad value,
+// and stores it in lab.
+func (k keyInfo) set(lab *Lab, raw string) error {
+	f := reflect.ValueOf(lab).Elem().FieldByIndex(k.Path)
+	switch k.Kind {
+	case reflect.Int:
+		i, err := yamlfile.ParseInt(raw, strconv.IntSize)
+		if err != nil {
+			return err
+		}
+		f.SetInt(i)
+	case reflect.Bool:
+		b, err := yamlfile.ParseBool(raw)
+		if err != nil {
+			return err
+		}
+		f.SetBool(b)
+	case reflect.String:
+		f.SetString(raw)
+	default:
+		panic("config: no parser for " + k.Key)
+	}
+	return nil
+}
+
 // EnvName is the environment variable that sets key.
 func EnvName(key string) string {
 	return "CODODEMO_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
-}
-
-// defaultsMap returns Default() as viper defaults, key by key.
-func defaultsMap(keys []keyInfo) map[string]any {
-	d := reflect.ValueOf(Default())
-	m := make(map[string]any, len(keys))
-	for _, k := range keys {
-		m[k.Key] = d.FieldByIndex(k.Path).Interface()
-	}
-	return m
 }

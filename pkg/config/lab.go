@@ -1,11 +1,12 @@
 // Package config defines the lab's configuration (Lab), loads it from
-// cododemo.yaml, CODODEMO_* environment variables and flags with one private
-// viper instance, and validates it with errors that name the key and line.
+// cododemo.yaml, CODODEMO_* environment variables and flags, and validates
+// it with errors that name the key and where it was set (file:line:col,
+// variable or flag).
 package config
 
-// Lab is the typed configuration of one lab. Every field has a yaml and a
-// mapstructure tag with the same name: the first serves the strict YAML
-// decode (for line numbers), the second viper's merge of all sources.
+// Lab is the typed configuration of one lab. Every field's yaml tag is its
+// key in the file, from which its CODODEMO_* variable is named too. (The
+// mapstructure tags, the same names, are left from an earlier loader.)
 type Lab struct {
 	// Name identifies the lab; it prefixes VM names so two labs coexist.
 	Name string `yaml:"name" mapstructure:"name"`

@@ -1,21 +1,16 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"reflect"
-	"regexp"
-	"strconv"
 	"strings"
 
-	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/pflag"
-	"github.com/spf13/viper"
-	"go.yaml.in/yaml/v3"
+
+	"github.com/cododemo/cododemo/pkg/yamlfile"
 )
 
 // DefaultFile is the config file looked for in the working directory.
@@ -98,7 +93,7 @@ func AddLabFlags(fs *pflag.FlagSet) {
 
 // Load merges the sources, decodes strictly and validates. Its errors name
 // the key and where it was set (file:line:col, variable or flag); a failure
-// is a *Error.
+// is a *Error. A file of only comments is an empty file: the defaults.
 func Load(src Source) (*Loaded, error) {
 	if src.Getenv == nil {
 		src.Getenv = func(string) string { return "" }
@@ -123,69 +118,51 @@ func Load(src Source) (*Loaded, error) {
 		return nil, &Error{Problems: []Problem{{Where: path, Msg: err.Error()}}}
 	}
 	display := displayName(path, src.Dir)
-	var idx positions
-	if len(bytes.TrimSpace(data)) > 0 {
-		if idx, err = strictDecode(data, display); err != nil {
-			return nil, err
-		}
-	}
 
-	keys := scalarKeys()
-	v := viper.New()
-	for k, val := range defaultsMap(keys) {
-		v.SetDefault(k, val)
-	}
-	v.SetConfigType("yaml")
+	// Precedence, lowest first: defaults, file, environment, flags. The
+	// file decodes onto the defaults; the others set one key each.
+	lab := Default()
+	var idx yamlfile.Positions
 	if data != nil {
-		if err := v.ReadConfig(bytes.NewReader(data)); err != nil {
-			return nil, &Error{Problems: []Problem{{Where: display, Msg: err.Error()}}}
+		if idx, err = yamlfile.Decode(display, data, &lab); err != nil {
+			return nil, fileError(err, display)
 		}
 	}
-
+	keys := scalarKeys()
 	origin := map[string]string{}
-	envMap, problems := envOverrides(keys, src.Getenv, origin)
-	if len(problems) > 0 {
-		return nil, &Error{Problems: problems}
-	}
-	if err := v.MergeConfigMap(envMap); err != nil {
-		return nil, err
-	}
+	problems := envOverrides(&lab, keys, src.Getenv, origin)
 	if src.Environ != nil {
 		out.Warnings = append(out.Warnings, unknownEnv(keys, src.Environ())...)
 	}
 	if src.Flags != nil {
-		var bindErr error
-		src.Flags.VisitAll(func(f *pflag.Flag) {
-			if k := f.Annotations[flagKey]; len(k) == 1 {
-				if f.Changed {
-					origin[k[0]] = "--" + f.Name
-				}
-				if err := v.BindPFlag(k[0], f); err != nil {
-					bindErr = err
-				}
-			}
-		})
-		if bindErr != nil {
-			return nil, bindErr
-		}
+		problems = append(problems, flagOverrides(&lab, keys, src.Flags, origin)...)
 	}
-
-	var lab Lab
-	if err := v.UnmarshalExact(&lab, func(c *mapstructure.DecoderConfig) {
-		c.WeaklyTypedInput = false
-		c.ErrorUnused = true
-	}); err != nil {
-		return nil, &Error{Problems: []Problem{{Where: display, Msg: err.Error()}}}
+	if len(problems) > 0 {
+		return nil, &Error{Problems: problems}
 	}
 	normalize(&lab)
 	out.Lab = lab
 
+	// rank orders where a key was set: a problem that involves several
+	// keys is blamed on the one the user set last.
+	rank := func(key string) int {
+		if o, ok := origin[key]; ok {
+			if strings.HasPrefix(o, "--") {
+				return 3
+			}
+			return 2
+		}
+		if _, ok := idx[key]; ok {
+			return 1
+		}
+		return 0
+	}
 	where := func(key string) string {
 		if o, ok := origin[key]; ok {
 			return o
 		}
-		if p, ok := idx.lookup(key); ok {
-			return fmt.Sprintf("%s:%d:%d", display, p.line, p.col)
+		if p, ok := idx.Lookup(key); ok {
+			return fmt.Sprintf("%s:%d:%d", display, p.Line, p.Col)
 		}
 		if out.File != "" {
 			return display
@@ -194,6 +171,12 @@ func Load(src Source) (*Loaded, error) {
 	}
 	var errs []Problem
 	for _, p := range Validate(lab) {
+		for _, k := range p.Also {
+			if rank(k) > rank(p.Key) {
+				p.Key = k
+			}
+		}
+		p.Also = nil
 		p.Where = where(p.Key)
 		if p.Warning {
 			out.Warnings = append(out.Warnings, p.String())
@@ -205,6 +188,19 @@ func Load(src Source) (*Loaded, error) {
 		return nil, &Error{Problems: errs}
 	}
 	return out, nil
+}
+
+// fileError turns a decode error into Problems at file:line:col.
+func fileError(err error, display string) error {
+	var ye *yamlfile.Error
+	if !errors.As(err, &ye) {
+		return &Error{Problems: []Problem{{Where: display, Msg: err.Error()}}}
+	}
+	ps := make([]Problem, len(ye.Issues))
+	for i, is := range ye.Issues {
+		ps[i] = Problem{Key: is.Key, Where: is.Where(display), Msg: is.Msg}
+	}
+	return &Error{Problems: ps}
 }
 
 // normalize fills settings whose default depends on others.
@@ -236,11 +232,9 @@ func displayName(path, dir string) string {
 	return path
 }
 
-// envOverrides reads CODODEMO_<KEY> for every scalar key and converts it to
-// the field's type, so that a typo in a number is an error naming the
-// variable rather than a silent default.
-func envOverrides(keys []keyInfo, getenv func(string) string, origin map[string]string) (map[string]any, []Problem) {
-	nested := map[string]any{}
+// envOverrides applies CODODEMO_<KEY> for every scalar key, so that a typo
+// in a number is an error naming the variable rather than a silent default.
+func envOverrides(lab *Lab, keys []keyInfo, getenv func(string) string, origin map[string]string) []Problem {
 	var problems []Problem
 	for _, k := range keys {
 		name := EnvName(k.Key)
@@ -248,35 +242,38 @@ func envOverrides(keys []keyInfo, getenv func(string) string, origin map[string]
 		if raw == "" {
 			continue
 		}
-		var val any
-		var err error
-		switch k.Kind {
-		case reflect.Int:
-			val, err = strconv.Atoi(strings.TrimSpace(raw))
-		case reflect.Bool:
-			val, err = strconv.ParseBool(strings.TrimSpace(raw))
-		default:
-			val = raw
-		}
-		if err != nil {
-			problems = append(problems, Problem{Key: k.Key, Where: name,
-				Msg: fmt.Sprintf("%q is not a valid %s", raw, k.Kind)})
+		if err := k.set(lab, raw); err != nil {
+			problems = append(problems, Problem{Key: k.Key, Where: name, Msg: err.Error()})
 			continue
 		}
 		origin[k.Key] = name
-		m := nested
-		parts := strings.Split(k.Key, ".")
-		for _, p := range parts[:len(parts)-1] {
-			sub, ok := m[p].(map[string]any)
-			if !ok {
-				sub = map[string]any{}
-				m[p] = sub
-			}
-			m = sub
-		}
-		m[parts[len(parts)-1]] = val
 	}
-	return nested, problems
+	return problems
+}
+
+// flagOverrides applies the flags bound with BindFlag that were given.
+func flagOverrides(lab *Lab, keys []keyInfo, fs *pflag.FlagSet, origin map[string]string) []Problem {
+	byKey := map[string]keyInfo{}
+	for _, k := range keys {
+		byKey[k.Key] = k
+	}
+	var problems []Problem
+	fs.VisitAll(func(f *pflag.Flag) {
+		bound := f.Annotations[flagKey]
+		if len(bound) != 1 || !f.Changed {
+			return
+		}
+		k, ok := byKey[bound[0]]
+		if !ok {
+			panic("config: flag --" + f.Name + " bound to unknown key " + bound[0])
+		}
+		if err := k.set(lab, f.Value.String()); err != nil {
+			problems = append(problems, Problem{Key: k.Key, Where: "--" + f.Name, Msg: err.Error()})
+			return
+		}
+		origin[k.Key] = "--" + f.Name
+	})
+	return problems
 }
 
 // unknownEnv warns about CODODEMO_* variables that set nothing.
@@ -294,120 +291,4 @@ func unknownEnv(keys []keyInfo, environ []string) []string {
 		}
 	}
 	return out
-}
-
-// strictDecode decodes the YAML into Lab refusing unknown keys and wrong
-// types, and indexes where every key sits for later messages.
-func strictDecode(data []byte, display string) (positions, error) {
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, &Error{Problems: yamlProblems(err, display)}
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	var lab Lab
-	if err := dec.Decode(&lab); err != nil {
-		return nil, &Error{Problems: yamlProblems(err, display)}
-	}
-	idx := positions{}
-	idx.walk(&root, "")
-	return idx, nil
-}
-
-var (
-	yamlLine     = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
-	yamlNotFound = regexp.MustCompile(`field (\S+) not found in type config\.(\w+)`)
-	yamlType     = regexp.MustCompile(`cannot unmarshal !!(\w+) ` + "`" + `(.*)` + "`" + ` into (\S+)`)
-)
-
-// yamlProblems turns yaml.v3's messages into file:line problems in the
-// user's words: keys, not Go types.
-func yamlProblems(err error, display string) []Problem {
-	var lines []string
-	var te *yaml.TypeError
-	if errors.As(err, &te) {
-		lines = te.Errors
-	} else {
-		lines = []string{err.Error()}
-	}
-	var out []Problem
-	for _, l := range lines {
-		p := Problem{Where: display, Msg: l}
-		if m := yamlLine.FindStringSubmatch(l); m != nil {
-			p.Where = display + ":" + m[1]
-			p.Msg = m[2]
-		}
-		if m := yamlNotFound.FindStringSubmatch(p.Msg); m != nil {
-			p.Msg = fmt.Sprintf("unknown key %q (in %s)", m[1], sectionName(m[2]))
-		} else if m := yamlType.FindStringSubmatch(p.Msg); m != nil {
-			p.Msg = fmt.Sprintf("wrong type: %s %q where %s is expected", m[1], m[2], goTypeWord(m[3]))
-		}
-		out = append(out, p)
-	}
-	return out
-}
-
-func sectionName(goType string) string {
-	if goType == "Lab" {
-		return "the top level"
-	}
-	return "section " + strings.ToLower(goType)
-}
-
-func goTypeWord(t string) string {
-	switch {
-	case t == "int":
-		return "a whole number"
-	case t == "bool":
-		return "true or false"
-	case t == "string":
-		return "a string"
-	case strings.HasPrefix(t, "[]"):
-		return "a list"
-	case strings.HasPrefix(t, "config."):
-		return "a mapping"
-	}
-	return t
-}
-
-type pos struct{ line, col int }
-
-// positions maps dotted keys ("nodes.count", "forwarded_ports.0.host") to
-// where their value starts in the file.
-type positions map[string]pos
-
-func (p positions) walk(n *yaml.Node, prefix string) {
-	switch n.Kind {
-	case yaml.DocumentNode:
-		for _, c := range n.Content {
-			p.walk(c, prefix)
-		}
-	case yaml.MappingNode:
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, val := n.Content[i], n.Content[i+1]
-			key := prefix + k.Value
-			p[key] = pos{val.Line, val.Column}
-			p.walk(val, key+".")
-		}
-	case yaml.SequenceNode:
-		for i, c := range n.Content {
-			key := prefix + strconv.Itoa(i)
-			p[key] = pos{c.Line, c.Column}
-			p.walk(c, key+".")
-		}
-	}
-}
-
-func (p positions) lookup(key string) (pos, bool) {
-	for k := key; k != ""; {
-		if v, ok := p[k]; ok {
-			return v, true
-		}
-		i := strings.LastIndex(k, ".")
-		if i < 0 {
-			break
-		}
-		k = k[:i]
-	}
-	return pos{}, false
 }

@@ -112,17 +112,31 @@ func TestLoadErrorsNameKeyAndLine(t *testing.T) {
 		{"cidr too small", "network:\n  cidr: 192.168.56.0/30\n", nil, []string{"network.cidr: 192.168.56.0/30 is too small"}},
 		{"cidr no room", "network:\n  cidr: 192.168.56.0/26\n", nil, []string{"network.cidr: 192.168.56.0/26 has room for hosts 1..62, but 3 nodes from .101 need up to .103"}},
 		{"memory", "nodes:\n  memory: 512\n", nil, []string{"cododemo.yaml:2:11: nodes.memory: 512 MiB is below the minimum of 1024 MiB"}},
-		{"unknown key", "nodes:\n  cuont: 3\n", nil, []string{`cododemo.yaml:2: unknown key "cuont" (in section nodes)`}},
-		{"unknown top key", "flet: {}\n", nil, []string{`cododemo.yaml:1: unknown key "flet" (in the top level)`}},
-		{"wrong type", "nodes:\n  count: three\n", nil, []string{`cododemo.yaml:2: wrong type: str "three" where a whole number is expected`}},
-		{"wrong type bool", "fleet:\n  enabled: 3\n", nil, []string{`cododemo.yaml:2: wrong type: int "3" where true or false is expected`}},
-		{"duplicate key", "channel: beta\nchannel: alpha\n", nil, []string{`mapping key "channel" already defined at line 1`}},
+		{"unknown key", "nodes:\n  cuont: 3\n", nil, []string{`cododemo.yaml:2:3: nodes.cuont: unknown key; did you mean count?`}},
+		{"unknown top key", "flet: {}\n", nil, []string{`cododemo.yaml:1:1: flet: unknown key; did you mean fleet?`}},
+		{"wrong type", "nodes:\n  count: three\n", nil, []string{`cododemo.yaml:2:10: nodes.count: "three" is not a whole number`}},
+		{"wrong type bool", "fleet:\n  enabled: 3\n", nil, []string{`cododemo.yaml:2:12: fleet.enabled: "3" is not true or false`}},
+		{"duplicate key", "channel: beta\nchannel: alpha\n", nil, []string{`cododemo.yaml:2:1: channel: set twice (first on line 1)`}},
 		{"duplicate forward", "forwarded_ports:\n  - {node: core-01, guest: 80, host: 8080}\n  - {node: core-02, guest: 80, host: 8080}\n", nil,
 			[]string{"cododemo.yaml:3:38: forwarded_ports.1.host: host port 8080 is already forwarded by forwarded_ports.0"}},
 		{"forward unknown node", "forwarded_ports:\n  - {node: core-07, guest: 80, host: 8080}\n", nil,
 			[]string{`forwarded_ports.0.node: "core-07" is not a node of this lab (core-01, core-02, core-03)`}},
-		{"env bad int", "", map[string]string{"CODODEMO_NODES_COUNT": "many"}, []string{`CODODEMO_NODES_COUNT: nodes.count: "many" is not a valid int`}},
+		{"env bad int", "", map[string]string{"CODODEMO_NODES_COUNT": "many"}, []string{`CODODEMO_NODES_COUNT: nodes.count: "many" is not a whole number`}},
 		{"env out of range", "", map[string]string{"CODODEMO_NODES_COUNT": "0"}, []string{"CODODEMO_NODES_COUNT: nodes.count: 0 is below the minimum of 1"}},
+		{"yes is not a bool", "etcd: {enabled: yes}\n", nil, []string{`cododemo.yaml:1:17: etcd.enabled: "yes" is not true or false (write true)`}},
+		{"env yes is not a bool", "", map[string]string{"CODODEMO_ETCD_ENABLED": "yes"}, []string{`CODODEMO_ETCD_ENABLED: etcd.enabled: "yes" is not true or false (write true)`}},
+		{"list of strings for folders", "shared_folders: [foo]\n", nil, []string{`cododemo.yaml:1:18: shared_folders.0: want a mapping with keys host, guest, type, not "foo"`}},
+		{"folders not a list", "shared_folders: /srv\n", nil, []string{`cododemo.yaml:1:17: shared_folders: want a list of mappings with keys host, guest, type, not "/srv"`}},
+		{"section not a mapping", "nodes: 3\n", nil, []string{`cododemo.yaml:1:8: nodes: want a mapping with keys count, prefix, cpus, memory, not "3"`}},
+		{"unknown key far from any", "nodes: {bogus: 1}\n", nil, []string{`cododemo.yaml:1:9: nodes.bogus: unknown key; nodes takes count, prefix, cpus, memory`}},
+		{"tab", "nodes:\n\tcount: 3\n", nil, []string{`cododemo.yaml:2:1: a tab indents this line; YAML indents with spaces only`}},
+		{"tab after spaces", "nodes:\n  count: 3\n  \tcpus: 2\n", nil, []string{`cododemo.yaml:3:3: a tab indents this line`}},
+		{"second document", "channel: beta\n---\nchannel: alpha\n", nil, []string{`cododemo.yaml:2:1: a second YAML document starts here`}},
+		{"count not whole", "nodes:\n  count: 1.5\n", nil, []string{`cododemo.yaml:2:10: nodes.count: 1.5 is not a whole number`}},
+		{"env count not whole", "", map[string]string{"CODODEMO_NODES_COUNT": "1.5"}, []string{`CODODEMO_NODES_COUNT: nodes.count: 1.5 is not a whole number`}},
+		{"count too large", "nodes:\n  count: 99999999999999999999\n", nil, []string{`cododemo.yaml:2:10: nodes.count: 99999999999999999999 is too large`}},
+		{"env first host blamed on the variable", "network:\n  cidr: 192.168.56.0/24\n", map[string]string{"CODODEMO_NETWORK_FIRST_HOST": "254"},
+			[]string{"CODODEMO_NETWORK_FIRST_HOST: network.first_host: 192.168.56.0/24 has room for hosts 1..254, but 3 nodes from .254 need up to .256"}},
 		{"fleet without etcd", "etcd:\n  enabled: false\n", nil, []string{"fleet.enabled: fleet stores its state in etcd"}},
 		{"coreos ignition", "distro: coreos\nformat: ignition\n", nil, []string{"format: legacy CoreOS boxes are provisioned with cloud-config"}},
 		{"unknown etcd source", "etcd:\n  from: quay\n", nil, []string{`cododemo.yaml:2:9: etcd.from: "quay" is not one of release, box`}},
@@ -151,6 +165,43 @@ func TestLoadErrorsNameKeyAndLine(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Go type names never reach the user, whatever the mistake.
+func TestNoGoTypeNames(t *testing.T) {
+	for _, body := range []string{
+		"shared_folders: [foo]\n", "nodes: {bogus: 1}\n", "forwarded_ports: {a: 1}\n", "box: [x]\n",
+		"etcd: {enabled: yes}\n", "nodes: {count: [1]}\n", "name: {a: b}\n", "[1, 2]\n", "just a string\n",
+	} {
+		dir := t.TempDir()
+		writeFile(t, dir, DefaultFile, body)
+		_, err := Load(Source{Dir: dir})
+		if err == nil {
+			t.Errorf("%q: no error", body)
+			continue
+		}
+		for _, leak := range []string{"config.", "Node", "!!", "unmarshal", "[]", "int", "expected type"} {
+			if strings.Contains(err.Error(), leak) {
+				t.Errorf("%q: error %q has %q", body, err, leak)
+			}
+		}
+	}
+}
+
+// A file of only comments is an empty file: the defaults.
+func TestCommentOnlyFile(t *testing.T) {
+	for _, body := range []string{"# nothing set yet\n", "\n\n", "---\n", "# a\n---\n# b\n"} {
+		dir := t.TempDir()
+		writeFile(t, dir, DefaultFile, body)
+		l, err := Load(Source{Dir: dir})
+		if err != nil {
+			t.Errorf("%q: %v", body, err)
+			continue
+		}
+		if l.Lab.Nodes.Count != 3 || l.File == "" {
+			t.Errorf("%q: %+v from %q", body, l.Lab.Nodes, l.File)
+		}
 	}
 }
 

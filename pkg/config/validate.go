@@ -17,6 +17,10 @@ type Problem struct {
 	Where   string // "cododemo.yaml:7:10", "CODODEMO_NODES_COUNT", "--nodes" or "default"
 	Msg     string
 	Warning bool
+	// Also lists other keys the problem depends on as much as on Key;
+	// Load blames whichever of them the user set last (a flag over a
+	// variable over the file over a default).
+	Also []string
 }
 
 func (p Problem) String() string {
@@ -250,8 +254,9 @@ func validateNetwork(l Lab) []Problem {
 	if first < 2 {
 		bad("network.first_host", "%d: .1 is the host's address on the network; start at 2 or above", first)
 	} else if count >= 1 && first+count-1 > hosts {
-		bad("network.cidr", "%s has room for hosts 1..%d, but %d nodes from .%d need up to .%d",
-			pfx, hosts, count, first, first+count-1)
+		ps = append(ps, Problem{Key: "network.cidr", Also: []string{"network.first_host", "nodes.count"}, Msg: fmt.Sprintf(
+			"%s has room for hosts 1..%d, but %d nodes from .%d need up to .%d",
+			pfx, hosts, count, first, first+count-1)})
 	}
 	if l.Provider == "virtualbox" && !(VirtualBoxRange.Contains(pfx.Addr()) && pfx.Bits() >= VirtualBoxRange.Bits()) {
 		ps = append(ps, Problem{Key: "network.cidr", Warning: true, Msg: fmt.Sprintf(
