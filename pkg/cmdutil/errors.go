@@ -1,6 +1,10 @@
 package cmdutil
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/cododemo/cododemo/pkg/lab"
+)
 
 // Exit codes, mapped from errors in one place (pkg/app).
 const (
@@ -30,8 +34,9 @@ type SilentError struct{ Code int }
 
 func (e *SilentError) Error() string { return "exit status" }
 
-// IsUsage says whether err is (or wraps) a UsageError.
+// IsUsage says whether err is (or wraps) a UsageError, or a *lab.Error:
+// the domain packages' word for the same thing (bad input from the user).
 func IsUsage(err error) bool {
 	var u *UsageError
-	return errors.As(err, &u)
+	return errors.As(err, &u) || lab.IsConfig(err)
 }

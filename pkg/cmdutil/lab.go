@@ -27,13 +27,9 @@ func (f *Factory) LoadLab(cmd *cobra.Command, mode lab.SecretsMode) (*lab.Lab, e
 
 // LoadLabWith is LoadLab with every option of lab.Load; the source and the
 // warnings' writer are the Factory's. Problems with the lab's files are
-// usage errors (exit 2).
+// *lab.Error, which IsUsage counts as usage errors (exit 2).
 func (f *Factory) LoadLabWith(cmd *cobra.Command, o lab.Options) (*lab.Lab, error) {
 	o.Source = f.LabSource(cmd)
 	o.Warn = f.IO.ErrOut
-	l, err := lab.Load(o)
-	if lab.IsConfig(err) {
-		return nil, Usage(err)
-	}
-	return l, err
+	return lab.Load(o)
 }

@@ -62,9 +62,10 @@ type Options struct {
 	Warn io.Writer
 }
 
-// Error is a problem with what the user wrote (the configuration, the
-// lock, or the plan made of them), as opposed to one of this machine (a
-// state dir that cannot be written). Commands report it as a usage error.
+// Error is a problem with what the user wrote or asked for (the
+// configuration, the lock, the plan made of them, a node the lab does not
+// have), as opposed to one of this machine (a state dir that cannot be
+// written). Commands report it as a usage error (exit 2).
 type Error struct{ Err error }
 
 func (e *Error) Error() string { return e.Err.Error() }

@@ -12,7 +12,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/cododemo/cododemo/pkg/cmd/box/imagecmd"
 	"github.com/cododemo/cododemo/pkg/cmdutil"
 	"github.com/cododemo/cododemo/pkg/config"
 	"github.com/cododemo/cododemo/pkg/image"
@@ -40,7 +39,7 @@ and added to Vagrant under their real name and version.`,
 
 // FetchOptions are `box fetch`'s inputs.
 type FetchOptions struct {
-	Flags     imagecmd.Flags
+	Flags     cmdutil.ImageFlags
 	Channel   string
 	Version   string
 	NoVagrant bool
@@ -69,21 +68,21 @@ template source) and resolves nothing. Without one, or with --channel or
 			if o.Version != "" && o.Version != "current" && !release.IsExact(o.Version) {
 				return cmdutil.Usage(fmt.Errorf("--version %q: want current or an exact release such as 4593.2.5", o.Version))
 			}
-			env, err := imagecmd.Setup(f, cmd, o.Flags)
+			env, err := f.ImageSetup(cmd, o.Flags)
 			if err != nil {
 				return err
 			}
 			return runFetch(cmd.Context(), f, env, o)
 		},
 	}
-	imagecmd.AddFlags(cmd, &o.Flags, true)
+	cmdutil.AddImageFlags(cmd, &o.Flags, true)
 	cmd.Flags().StringVar(&o.Channel, "channel", "", "release channel: alpha, beta, stable, lts (default: the lab's)")
 	cmd.Flags().StringVar(&o.Version, "version", "", "current or an exact release (default: the lab's, or the lock's)")
 	cmd.Flags().BoolVar(&o.NoVagrant, "no-vagrant", false, "only fill the cache; do not run vagrant box add")
 	return cmd
 }
 
-func runFetch(ctx context.Context, f *cmdutil.Factory, env *imagecmd.Env, o *FetchOptions) error {
+func runFetch(ctx context.Context, f *cmdutil.Factory, env *cmdutil.ImageEnv, o *FetchOptions) error {
 	lab := env.Loaded.Lab
 	lock := env.Lock
 	if o.Channel != "" || o.Version != "" {
@@ -216,7 +215,7 @@ func runList(w io.Writer, svc *image.Service, out cmdutil.Output) error {
 		if e.Kind == cache.KindCatalog {
 			name = fmt.Sprintf("%s (%s/%s)", e.Name, e.Channel, e.Arch)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Kind, name, e.Version, e.Provider, download.Human(e.Size), imagecmd.Short(e.SHA256), v)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Kind, name, e.Version, e.Provider, download.Human(e.Size), short(e.SHA256), v)
 	}
 	return tw.Flush()
 }
@@ -240,7 +239,7 @@ Boxes already added to Vagrant stay there (see vagrant box prune).`,
 		Example: "  cododemo box prune --dry-run\n  cododemo box prune --all",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			env, err := imagecmd.Setup(f, cmd, imagecmd.Flags{Offline: true})
+			env, err := f.ImageSetup(cmd, cmdutil.ImageFlags{Offline: true})
 			if err != nil {
 				return err
 			}
@@ -252,7 +251,7 @@ Boxes already added to Vagrant stay there (see vagrant box prune).`,
 	return cmd
 }
 
-func runPrune(w io.Writer, env *imagecmd.Env, o *PruneOptions) error {
+func runPrune(w io.Writer, env *cmdutil.ImageEnv, o *PruneOptions) error {
 	c := env.Service.Cache
 	refs, err := c.Refs("")
 	if err != nil {
@@ -314,4 +313,12 @@ func mapValues(m map[string]string) []string {
 
 func boxOf(r cache.Ref) vagrantbox.Box {
 	return vagrantbox.Box{Name: r.Name, Version: r.Version, Provider: r.Provider}
+}
+
+// short abbreviates a sha256 for tables.
+func short(sha string) string {
+	if len(sha) > 12 {
+		return sha[:12]
+	}
+	return sha
 }

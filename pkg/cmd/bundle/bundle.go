@@ -10,7 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/cododemo/cododemo/pkg/cmd/box/imagecmd"
 	"github.com/cododemo/cododemo/pkg/cmdutil"
 	"github.com/cododemo/cododemo/pkg/config"
 	"github.com/cododemo/cododemo/pkg/fsutil"
@@ -37,7 +36,7 @@ filling the cache and adds the box to Vagrant, with no network.`,
 // PackOptions are `bundle pack`'s inputs.
 type PackOptions struct {
 	Dir   string
-	Flags imagecmd.Flags
+	Flags cmdutil.ImageFlags
 }
 
 // NewCmdPack builds `cododemo bundle pack DIR`.
@@ -51,7 +50,7 @@ func NewCmdPack(f *cmdutil.Factory) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Dir = args[0]
 			o.Flags.Offline = true // packing copies from the cache only
-			env, err := imagecmd.Setup(f, cmd, o.Flags)
+			env, err := f.ImageSetup(cmd, o.Flags)
 			if err != nil {
 				return err
 			}
@@ -61,7 +60,7 @@ func NewCmdPack(f *cmdutil.Factory) *cobra.Command {
 	return cmd
 }
 
-func runPack(f *cmdutil.Factory, env *imagecmd.Env, o *PackOptions) error {
+func runPack(f *cmdutil.Factory, env *cmdutil.ImageEnv, o *PackOptions) error {
 	if env.Lock == nil {
 		return fmt.Errorf("bundle pack: no %s beside the config; run `cododemo lock` and `cododemo box fetch` first", config.LockFile)
 	}
@@ -88,7 +87,7 @@ func runPack(f *cmdutil.Factory, env *imagecmd.Env, o *PackOptions) error {
 // ImportOptions are `bundle import`'s inputs.
 type ImportOptions struct {
 	Dir       string
-	Flags     imagecmd.Flags
+	Flags     cmdutil.ImageFlags
 	NoVagrant bool
 }
 
@@ -108,7 +107,7 @@ config.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Dir = args[0]
 			o.Flags.Offline = true
-			env, err := imagecmd.Setup(f, cmd, o.Flags)
+			env, err := f.ImageSetup(cmd, o.Flags)
 			if err != nil {
 				return err
 			}
@@ -120,7 +119,7 @@ config.`,
 	return cmd
 }
 
-func runImport(ctx context.Context, f *cmdutil.Factory, env *imagecmd.Env, o *ImportOptions) error {
+func runImport(ctx context.Context, f *cmdutil.Factory, env *cmdutil.ImageEnv, o *ImportOptions) error {
 	dir := o.Dir
 	if !filepath.IsAbs(dir) {
 		dir = filepath.Join(f.WorkDir, dir)

@@ -9,19 +9,18 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/cododemo/cododemo/pkg/cmd/halt"
 	"github.com/cododemo/cododemo/pkg/cmdutil"
 	"github.com/cododemo/cododemo/pkg/lab"
-	"github.com/cododemo/cododemo/pkg/vagrant"
+	"github.com/cododemo/cododemo/pkg/lifecycle"
 )
 
 // Options are the inputs of `cododemo destroy`.
 type Options struct {
-	halt.Options
+	IO *cmdutil.IOStreams
+	lifecycle.Options
 	Force bool
 	Purge bool
 	// LabDir is the directory of the lab's config file: purging must
@@ -39,18 +38,16 @@ func NewCmdDestroy(f *cmdutil.Factory) *cobra.Command {
 		Example: `  cododemo destroy          # asks first on a terminal
   cododemo destroy -f --purge`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			lab, err := f.LoadLab(cmd, lab.SecretsRead)
+			l, err := f.LoadLab(cmd, lab.SecretsRead)
 			if err != nil {
 				return err
 			}
 			if o.Purge && len(args) > 0 {
 				return cmdutil.Usage(errors.New("--purge removes the whole lab's state: name no nodes"))
 			}
-			o.Options = halt.Options{
-				IO: f.IO, StateDir: lab.StatePath(), Nodes: lab.Plan.NodeNames(), Names: args, Now: time.Now,
-				Driver: vagrant.New(f.Runner, lab.StatePath(), lab.Lab.Provider, f.Getenv),
-			}
-			o.LabDir, o.Lab = lab.Dir, lab.Lab.Name
+			o.IO = f.IO
+			o.Options = lifecycle.ForLab(l, f.Runner, f.Getenv, args, f.IO.ErrOut, f.IO.ErrTTY)
+			o.LabDir, o.Lab = l.Dir, l.Lab.Name
 			return Run(cmd.Context(), o)
 		},
 	}
@@ -61,7 +58,7 @@ func NewCmdDestroy(f *cmdutil.Factory) *cobra.Command {
 
 // Run confirms, destroys the VMs, then purges when asked.
 func Run(ctx context.Context, o *Options) error {
-	if err := halt.CheckNames(o.Names, o.Nodes); err != nil {
+	if err := lab.CheckNames(o.Names, o.Nodes); err != nil {
 		return err
 	}
 	if !o.Force {
@@ -81,7 +78,7 @@ func Run(ctx context.Context, o *Options) error {
 			return errors.New("not destroyed")
 		}
 	}
-	if err := halt.Lifecycle(ctx, &o.Options, "destroy", o.Driver.Destroy); err != nil {
+	if err := lifecycle.Destroy(ctx, o.Options); err != nil {
 		return err
 	}
 	if !o.Purge {

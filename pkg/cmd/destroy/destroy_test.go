@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cododemo/cododemo/pkg/cmd/halt"
 	"github.com/cododemo/cododemo/pkg/cmdutil"
 	"github.com/cododemo/cododemo/pkg/exec"
+	"github.com/cododemo/cododemo/pkg/lifecycle"
 	"github.com/cododemo/cododemo/pkg/vagrant"
 )
 
@@ -22,10 +22,11 @@ func setup(t *testing.T, tty bool, answer string) (*Options, *exec.Fake, *bytes.
 	_ = os.WriteFile(filepath.Join(state, "Vagrantfile"), []byte("#"), 0o644)
 	fake := &exec.Fake{Handler: func(exec.Cmd) (string, error) { return "", nil }}
 	var errOut bytes.Buffer
-	return &Options{Options: halt.Options{
-		IO: &cmdutil.IOStreams{In: strings.NewReader(answer), ErrOut: &errOut, ErrTTY: tty}, StateDir: state,
-		Nodes: []string{"core-01"}, Now: time.Now, Driver: vagrant.New(fake, state, "", nil),
-	}, LabDir: lab, Lab: "cododemo"}, fake, &errOut
+	return &Options{
+		IO: &cmdutil.IOStreams{In: strings.NewReader(answer), ErrOut: &errOut, ErrTTY: tty},
+		Options: lifecycle.Options{StateDir: state, Out: &errOut, Live: tty,
+			Nodes: []string{"core-01"}, Now: time.Now, Driver: vagrant.New(fake, state, "", nil)},
+		LabDir: lab, Lab: "cododemo"}, fake, &errOut
 }
 
 func TestDestroyNeedsConfirmation(t *testing.T) {

@@ -78,9 +78,6 @@ func LoadTarget(src config.Source) (doctor.Target, []string, error) {
 	// The doctor reports a lock that does not fit the lab as a finding.
 	l, err := lab.Load(lab.Options{Source: src, Secrets: lab.SecretsNone, AllowLockMismatch: true})
 	if err != nil {
-		if lab.IsConfig(err) {
-			err = cmdutil.Usage(err)
-		}
 		return doctor.Target{}, nil, err
 	}
 	return doctor.NewTarget(l.Plan, l.StatePath()), l.Warnings, nil

@@ -8,7 +8,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/cododemo/cododemo/pkg/cmd/halt"
 	"github.com/cododemo/cododemo/pkg/cmdutil"
 	"github.com/cododemo/cododemo/pkg/lab"
 	"github.com/cododemo/cododemo/pkg/plan"
@@ -56,7 +55,7 @@ func NewCmdEnv(f *cmdutil.Factory) *cobra.Command {
 func Vars(p *plan.Plan, node string) ([]Var, error) {
 	n, ok := p.Node(node)
 	if !ok {
-		return nil, halt.CheckNames([]string{node}, p.NodeNames())
+		return nil, lab.CheckNames([]string{node}, p.NodeNames())
 	}
 	var vs []Var
 	if p.Lab.Docker.TCP {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cododemo/cododemo/pkg/cmdutil"
 	"github.com/cododemo/cododemo/pkg/exec"
+	"github.com/cododemo/cododemo/pkg/lifecycle"
 	"github.com/cododemo/cododemo/pkg/vagrant"
 )
 
@@ -21,11 +22,11 @@ func TestHaltPrefixesAndLogs(t *testing.T) {
 		return "1,core-02,ui,info,==> core-02: Attempting graceful shutdown of VM...\n", nil
 	}}
 	var errOut bytes.Buffer
-	o := &Options{
-		IO: &cmdutil.IOStreams{ErrOut: &errOut}, StateDir: state, Nodes: []string{"core-01", "core-02"},
+	o := &Options{lifecycle.Options{
+		Out: &errOut, StateDir: state, Nodes: []string{"core-01", "core-02"},
 		Names: []string{"core-02"}, Now: func() time.Time { return time.Unix(0, 0).UTC() },
 		Driver: vagrant.New(fake, state, "virtualbox", nil),
-	}
+	}}
 	if err := Run(context.Background(), o); err != nil {
 		t.Fatal(err)
 	}

@@ -9,14 +9,13 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/cododemo/cododemo/pkg/cmd/box/imagecmd"
 	"github.com/cododemo/cododemo/pkg/cmdutil"
 	"github.com/cododemo/cododemo/pkg/config"
 )
 
 // Options are `lock`'s inputs.
 type Options struct {
-	Flags imagecmd.Flags
+	Flags cmdutil.ImageFlags
 }
 
 // NewCmdLock builds `cododemo lock`.
@@ -37,18 +36,18 @@ the same lab, and nothing is resolved again until you re-run lock.`,
   cododemo lock --mirror http://10.0.0.5:8080/flatcar`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			env, err := imagecmd.Setup(f, cmd, o.Flags)
+			env, err := f.ImageSetup(cmd, o.Flags)
 			if err != nil {
 				return err
 			}
 			return run(cmd.Context(), f, env)
 		},
 	}
-	imagecmd.AddFlags(cmd, &o.Flags, false)
+	cmdutil.AddImageFlags(cmd, &o.Flags, false)
 	return cmd
 }
 
-func run(ctx context.Context, f *cmdutil.Factory, env *imagecmd.Env) error {
+func run(ctx context.Context, f *cmdutil.Factory, env *cmdutil.ImageEnv) error {
 	l, warnings, err := env.Service.Lock(ctx, env.Loaded.Lab, env.Lock)
 	if err != nil {
 		return err

@@ -16,7 +16,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/cododemo/cododemo/pkg/cmd/halt"
 	"github.com/cododemo/cododemo/pkg/cmdutil"
 	"github.com/cododemo/cododemo/pkg/fsutil"
 	"github.com/cododemo/cododemo/pkg/inventory"
@@ -83,7 +82,7 @@ var secretFiles = map[string]bool{"id_ed25519": true, "cluster-token": true}
 // Run writes the bundle atomically and lists what went in.
 func Run(ctx context.Context, o *Options) error {
 	if o.Node != "" {
-		if err := halt.CheckNames([]string{o.Node}, o.Nodes); err != nil {
+		if err := lab.CheckNames([]string{o.Node}, o.Nodes); err != nil {
 			return err
 		}
 	}

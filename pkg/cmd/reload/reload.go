@@ -2,14 +2,11 @@
 package reload
 
 import (
-	"time"
-
 	"github.com/spf13/cobra"
 
-	"github.com/cododemo/cododemo/pkg/cmd/halt"
 	"github.com/cododemo/cododemo/pkg/cmdutil"
 	"github.com/cododemo/cododemo/pkg/lab"
-	"github.com/cododemo/cododemo/pkg/vagrant"
+	"github.com/cododemo/cododemo/pkg/lifecycle"
 )
 
 // NewCmdReload builds `cododemo reload`.
@@ -19,15 +16,11 @@ func NewCmdReload(f *cmdutil.Factory) *cobra.Command {
 		Short:   "Restart nodes (halt, then boot without provisioning); all when none is named",
 		Example: `  cododemo reload core-02`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			lab, err := f.LoadLab(cmd, lab.SecretsRead)
+			l, err := f.LoadLab(cmd, lab.SecretsRead)
 			if err != nil {
 				return err
 			}
-			o := &halt.Options{
-				IO: f.IO, StateDir: lab.StatePath(), Nodes: lab.Plan.NodeNames(), Names: args, Now: time.Now,
-				Driver: vagrant.New(f.Runner, lab.StatePath(), lab.Lab.Provider, f.Getenv),
-			}
-			return halt.Lifecycle(cmd.Context(), o, "reload", o.Driver.Reload)
+			return lifecycle.Reload(cmd.Context(), lifecycle.ForLab(l, f.Runner, f.Getenv, args, f.IO.ErrOut, f.IO.ErrTTY))
 		},
 	}
 }

@@ -12,7 +12,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	rendercmd "github.com/cododemo/cododemo/pkg/cmd/render"
 	"github.com/cododemo/cododemo/pkg/cmdutil"
 	"github.com/cododemo/cododemo/pkg/config"
 	"github.com/cododemo/cododemo/pkg/doctor"
@@ -163,7 +162,7 @@ func Run(ctx context.Context, f *cmdutil.Factory, o *Options, lab *lab.Lab) erro
 
 	// 4. Render.
 	step("render")
-	res, err := rendercmd.Write(lab, f.Version, o.Force, errOut)
+	res, err := lab.WriteRender(f.Version, o.Force, errOut)
 	if err != nil {
 		return err
 	}
