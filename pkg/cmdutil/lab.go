@@ -5,6 +5,7 @@ import (
 
 	"github.com/cododemo/cododemo/pkg/config"
 	"github.com/cododemo/cododemo/pkg/lab"
+	"github.com/cododemo/cododemo/pkg/sshtarget"
 )
 
 // LabSource is where the command line's lab comes from: --config (or
@@ -32,4 +33,15 @@ func (f *Factory) LoadLabWith(cmd *cobra.Command, o lab.Options) (*lab.Lab, erro
 	o.Source = f.LabSource(cmd)
 	o.Warn = f.IO.ErrOut
 	return lab.Load(o)
+}
+
+// ResolveTarget resolves the target flags of cmd: --inventory, else the
+// lab the command line names.
+func (f *Factory) ResolveTarget(cmd *cobra.Command, t sshtarget.Flags) (*sshtarget.Nodes, error) {
+	return t.Resolve(sshtarget.Env{
+		WorkDir: f.WorkDir,
+		Getenv:  f.Getenv,
+		LoadLab: func() (*lab.Lab, error) { return f.LoadLab(cmd, lab.SecretsRead) },
+		Warn:    f.IO.ErrOut,
+	})
 }

@@ -9,6 +9,26 @@ import (
 	"github.com/cododemo/cododemo/pkg/sshx"
 )
 
+// Defaults of the verify flags, and of `up`'s verify step.
+const (
+	DefaultTimeout        = 15 * time.Second // each check
+	DefaultConnectTimeout = 10 * time.Second // each SSH connect and login
+	DefaultParallel       = 16               // nodes worked on at once
+)
+
+// Dial connects and logs in to n: base holds what every node shares (host
+// keys, agent, timeout), the inventory n's user and key. It is the one way
+// cododemo dials a node of an inventory (verify, ssh, exec, logs).
+func Dial(ctx context.Context, base sshx.Config, n inventory.Node) (*sshx.Client, error) {
+	cfg := base
+	cfg.User = n.SSH.User
+	cfg.IdentityFile = n.SSH.IdentityFile
+	if cfg.Timeout == 0 {
+		cfg.Timeout = DefaultConnectTimeout
+	}
+	return sshx.Dial(ctx, n.Name, n.SSH.Addr(), cfg)
+}
+
 // SSHConnector dials nodes with pkg/sshx and remembers the connections so
 // they can be closed after the report.
 type SSHConnector struct {
@@ -22,13 +42,7 @@ type SSHConnector struct {
 
 // Connect dials n.
 func (c *SSHConnector) Connect(ctx context.Context, n inventory.Node) (Session, error) {
-	cfg := c.Base
-	cfg.User = n.SSH.User
-	cfg.IdentityFile = n.SSH.IdentityFile
-	if cfg.Timeout == 0 {
-		cfg.Timeout = 10 * time.Second
-	}
-	cl, err := sshx.Dial(ctx, n.Name, n.SSH.Addr(), cfg)
+	cl, err := Dial(ctx, c.Base, n)
 	if err != nil {
 		return nil, err
 	}

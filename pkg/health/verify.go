@@ -47,10 +47,10 @@ func (o *Options) defaults() {
 		o.Checks, _ = Select(nil, nil, false)
 	}
 	if o.Timeout <= 0 {
-		o.Timeout = 15 * time.Second
+		o.Timeout = DefaultTimeout
 	}
 	if o.Parallel <= 0 {
-		o.Parallel = 16
+		o.Parallel = DefaultParallel
 	}
 	if o.Now == nil {
 		o.Now = time.Now

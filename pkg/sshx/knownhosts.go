@@ -1,6 +1,9 @@
 package sshx
 
 import (
+	"crypto/hmac"
+	"crypto/sha1"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -164,4 +167,96 @@ func fakeAddr(addr string) net.Addr {
 		ip = net.IPv4zero
 	}
 	return &net.TCPAddr{IP: ip, Port: p}
+}
+
+// Forget drops what is pinned for addr (host:port, or a bare host for
+// port 22), so the next contact pins the node's new key: for a VM that was
+// destroyed and created again. Lines naming other hosts too keep those
+// hosts; hashed names are matched; @cert-authority and @revoked lines and
+// wildcard patterns are left alone (they are policy, not pins). The file
+// is rewritten atomically; a missing file or nothing to drop is not an
+// error.
+func (k *KnownHosts) Forget(addr string) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	data, err := os.ReadFile(k.Path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("known_hosts %s: %w", k.Path, err)
+	}
+	host := knownhosts.Normalize(addr)
+	lines := strings.SplitAfter(string(data), "\n")
+	var b strings.Builder
+	changed := false
+	for _, line := range lines {
+		kept, drop := forgetLine(line, host)
+		if drop || kept != line {
+			changed = true
+		}
+		if !drop {
+			b.WriteString(kept)
+		}
+	}
+	if !changed {
+		return nil
+	}
+	mode := os.FileMode(0o600)
+	if fi, err := os.Stat(k.Path); err == nil {
+		mode = fi.Mode().Perm()
+	}
+	if err := fsutil.WriteFileAtomic(k.Path, []byte(b.String()), mode); err != nil {
+		return fmt.Errorf("forget %s in %s: %w", addr, k.Path, err)
+	}
+	return nil
+}
+
+// forgetLine returns line without host in its host list, and whether the
+// whole line goes.
+func forgetLine(line, host string) (string, bool) {
+	body := strings.TrimLeft(line, " \t")
+	if body == "" || body[0] == '#' || body[0] == '@' {
+		return line, false
+	}
+	end := strings.IndexAny(body, " \t")
+	if end < 0 {
+		return line, false
+	}
+	var keep []string
+	removed := false
+	for _, h := range strings.Split(body[:end], ",") {
+		if h == host || hashedMatch(h, host) {
+			removed = true
+			continue
+		}
+		keep = append(keep, h)
+	}
+	if !removed {
+		return line, false
+	}
+	if len(keep) == 0 {
+		return "", true
+	}
+	return strings.Join(keep, ",") + body[end:], false
+}
+
+// hashedMatch says whether a HashKnownHosts entry (|1|salt|hash, both
+// base64, hash = HMAC-SHA1 keyed by salt over the host) names host.
+func hashedMatch(entry, host string) bool {
+	if !strings.HasPrefix(entry, "|1|") {
+		return false
+	}
+	parts := strings.Split(entry[3:], "|")
+	if len(parts) != 2 {
+		return false
+	}
+	salt, err1 := base64.StdEncoding.DecodeString(parts[0])
+	want, err2 := base64.StdEncoding.DecodeString(parts[1])
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	mac := hmac.New(sha1.New, salt)
+	mac.Write([]byte(host))
+	return hmac.Equal(mac.Sum(nil), want)
 }

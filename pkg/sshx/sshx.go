@@ -13,7 +13,6 @@ import (
 	"net"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -226,43 +225,6 @@ func (c *Client) RunInput(ctx context.Context, cmd string, stdin io.Reader) (Res
 	return res, nil
 }
 
-// Interactive runs cmd (or a login shell when cmd is "") with a terminal
-// of the given size wired to in/out. The caller puts the local terminal in
-// raw mode. It returns the remote exit status.
-func (c *Client) Interactive(ctx context.Context, cmd string, term string, rows, cols int, in io.Reader, out, errOut io.Writer) (int, error) {
-	s, err := c.conn.NewSession()
-	if err != nil {
-		return -1, fmt.Errorf("%s: new session: %w", c.Node, err)
-	}
-	defer s.Close()
-	if term != "" {
-		modes := ssh.TerminalModes{ssh.ECHO: 1, ssh.TTY_OP_ISPEED: 14400, ssh.TTY_OP_OSPEED: 14400}
-		if err := s.RequestPty(term, rows, cols, modes); err != nil {
-			return -1, fmt.Errorf("%s: pty: %w", c.Node, err)
-		}
-	}
-	s.Stdin, s.Stdout, s.Stderr = in, out, errOut
-	if cmd == "" {
-		err = s.Shell()
-	} else {
-		err = s.Start(cmd)
-	}
-	if err != nil {
-		return -1, fmt.Errorf("%s: start: %w", c.Node, err)
-	}
-	stop := context.AfterFunc(ctx, func() { _ = s.Close() })
-	defer stop()
-	err = s.Wait()
-	var ee *ssh.ExitError
-	switch {
-	case err == nil:
-		return 0, nil
-	case errors.As(err, &ee):
-		return ee.ExitStatus(), nil
-	}
-	return -1, fmt.Errorf("%s: %w", c.Node, err)
-}
-
 func firstWord(cmd string) string {
 	f := strings.Fields(cmd)
 	if len(f) == 0 {
@@ -272,53 +234,4 @@ func firstWord(cmd string) string {
 		return f[0] + " " + f[1]
 	}
 	return f[0]
-}
-
-// Pool holds one connection per node, dialled on first use.
-type Pool struct {
-	cfg   func(node string) (addr string, c Config)
-	mu    sync.Mutex
-	conns map[string]*poolEntry
-}
-
-type poolEntry struct {
-	once sync.Once
-	c    *Client
-	err  error
-}
-
-// NewPool returns a pool; resolve gives a node's address and config.
-func NewPool(resolve func(node string) (addr string, c Config)) *Pool {
-	return &Pool{cfg: resolve, conns: map[string]*poolEntry{}}
-}
-
-// Get returns the node's connection, dialling it once; a failed dial is
-// remembered for the pool's life so every check reports the same cause.
-func (p *Pool) Get(ctx context.Context, node string) (*Client, error) {
-	p.mu.Lock()
-	e, ok := p.conns[node]
-	if !ok {
-		e = &poolEntry{}
-		p.conns[node] = e
-	}
-	p.mu.Unlock()
-	e.once.Do(func() {
-		addr, c := p.cfg(node)
-		e.c, e.err = Dial(ctx, node, addr, c)
-	})
-	return e.c, e.err
-}
-
-// Close closes every connection.
-func (p *Pool) Close() error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	var errs []error
-	for _, e := range p.conns {
-		if e.c != nil {
-			errs = append(errs, e.c.Close())
-		}
-	}
-	p.conns = map[string]*poolEntry{}
-	return errors.Join(errs...)
 }

@@ -223,27 +223,3 @@ func TestDialTimesOutOnSilentServer(t *testing.T) {
 		t.Errorf("timeout took %s", d)
 	}
 }
-
-func TestPoolReusesOneConnectionPerNode(t *testing.T) {
-	c := testnodes.Start(t, testnodes.Options{Nodes: 2, EtcdMembers: 1})
-	kh := sshx.NewKnownHosts(c.KnownHostsPath)
-	dials := 0
-	p := sshx.NewPool(func(node string) (string, sshx.Config) {
-		dials++
-		n := c.Node(node)
-		return addr(n), sshx.Config{User: c.User, IdentityFile: c.IdentityFile, HostKeys: kh, Timeout: 3 * time.Second}
-	})
-	defer p.Close()
-	ctx := context.Background()
-	a, err := p.Get(ctx, "core-01")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := p.Get(ctx, "core-01")
-	if _, err := p.Get(ctx, "core-02"); err != nil {
-		t.Fatal(err)
-	}
-	if a != b || dials != 2 {
-		t.Errorf("same=%v dials=%d", a == b, dials)
-	}
-}

@@ -14,10 +14,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/cododemo/cododemo/pkg/cmd/sshcmd"
 	"github.com/cododemo/cododemo/pkg/cmdutil"
 	"github.com/cododemo/cododemo/pkg/inventory"
 	"github.com/cododemo/cododemo/pkg/nodeout"
+	"github.com/cododemo/cododemo/pkg/sshtarget"
 	"github.com/cododemo/cododemo/pkg/sshx"
 )
 
@@ -25,7 +25,7 @@ import (
 type Options struct {
 	IO *cmdutil.IOStreams
 
-	sshcmd.Target
+	sshtarget.Flags
 	All      bool
 	Parallel int
 	Timeout  time.Duration
@@ -78,7 +78,7 @@ usage or configuration errors.`,
 			case o.Timeout < 0:
 				return cmdutil.Usage(fmt.Errorf("--timeout %s: want a positive duration, or 0 for none", o.Timeout))
 			}
-			nodes, err := o.Resolve(cmd, f)
+			nodes, err := f.ResolveTarget(cmd, o.Flags)
 			if err != nil {
 				return err
 			}
@@ -102,7 +102,7 @@ type result struct {
 	err error
 }
 
-func run(ctx context.Context, o *Options, nodes *sshcmd.Nodes) error {
+func run(ctx context.Context, o *Options, nodes *sshtarget.Nodes) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -152,7 +152,7 @@ func run(ctx context.Context, o *Options, nodes *sshcmd.Nodes) error {
 	return nil
 }
 
-func runOne(ctx context.Context, o *Options, nodes *sshcmd.Nodes, n inventory.Node, stdout, stderr io.Writer) result {
+func runOne(ctx context.Context, o *Options, nodes *sshtarget.Nodes, n inventory.Node, stdout, stderr io.Writer) result {
 	if o.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, o.Timeout)

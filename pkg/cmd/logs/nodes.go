@@ -56,9 +56,7 @@ func (c *NodeCollector) Collect(ctx context.Context, want func(node string) bool
 func (c *NodeCollector) node(ctx context.Context, n inventory.Node) map[string][]byte {
 	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
 	defer cancel()
-	cfg := c.Config
-	cfg.User, cfg.IdentityFile = n.SSH.User, n.SSH.IdentityFile
-	cl, err := sshx.Dial(ctx, n.Name, n.SSH.Addr(), cfg)
+	cl, err := health.Dial(ctx, c.Config, n)
 	if err != nil {
 		return map[string][]byte{"error.txt": []byte(err.Error() + "\n")}
 	}

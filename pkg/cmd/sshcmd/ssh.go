@@ -1,7 +1,7 @@
 // Package sshcmd implements `cododemo ssh`: a login shell or one command on
 // a lab node, through cododemo's own SSH client (pkg/sshx) rather than
-// `vagrant ssh`, which pays a Ruby start-up on every call. Its Target is
-// shared with `cododemo exec`.
+// `vagrant ssh`, which pays a Ruby start-up on every call. Its target
+// flags are pkg/sshtarget's, shared with `cododemo exec` and `verify`.
 package sshcmd
 
 import (
@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cododemo/cododemo/pkg/cmdutil"
+	"github.com/cododemo/cododemo/pkg/sshtarget"
 	"github.com/cododemo/cododemo/pkg/sshx"
 )
 
@@ -29,7 +30,7 @@ type Options struct {
 	// OpenTerminal finds the local terminal behind IO.In; tests pass a fake.
 	OpenTerminal func(io.Reader) (Terminal, bool)
 
-	Target
+	sshtarget.Flags
 	TTY     bool
 	NoStdin bool
 
@@ -77,7 +78,7 @@ the session breaks; 2 for usage or configuration errors.`,
 				rest = rest[1:]
 			}
 			o.Command = strings.Join(rest, " ")
-			nodes, err := o.Resolve(cmd, f)
+			nodes, err := f.ResolveTarget(cmd, o.Flags)
 			if err != nil {
 				return err
 			}
@@ -93,7 +94,7 @@ the session breaks; 2 for usage or configuration errors.`,
 	return cmd
 }
 
-func run(ctx context.Context, o *Options, nodes *Nodes) error {
+func run(ctx context.Context, o *Options, nodes *sshtarget.Nodes) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}

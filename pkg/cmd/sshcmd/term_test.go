@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cododemo/cododemo/pkg/cmdutil"
+	"github.com/cododemo/cododemo/pkg/sshtarget"
 	"github.com/cododemo/cododemo/pkg/sshx"
 	"github.com/cododemo/cododemo/pkg/testnodes"
 )
@@ -198,10 +199,10 @@ func TestInteractiveShellOnRealSSHD(t *testing.T) {
 	o := opts(term, "")
 	o.IO = &cmdutil.IOStreams{In: inR, Out: w, ErrOut: w}
 	o.Node = "core-01"
-	o.Target = Target{Inventory: c.InventoryPath, ConnectTimeout: 3 * time.Second}
+	o.Flags = sshtarget.Flags{Inventory: c.InventoryPath, ConnectTimeout: 3 * time.Second}
 	o.Getenv = func(k string) string { return map[string]string{"TERM": "vt100"}[k] }
 	f := &cmdutil.Factory{IO: o.IO, Getenv: o.Getenv, WorkDir: c.Dir}
-	nodes, err := o.Resolve(NewCmdSSH(f), f)
+	nodes, err := f.ResolveTarget(NewCmdSSH(f), o.Flags)
 	if err != nil {
 		t.Fatal(err)
 	}

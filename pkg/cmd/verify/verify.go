@@ -5,8 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -16,13 +14,8 @@ import (
 	"github.com/cododemo/cododemo/pkg/health"
 	"github.com/cododemo/cododemo/pkg/inventory"
 	"github.com/cododemo/cododemo/pkg/lab"
-	"github.com/cododemo/cododemo/pkg/labstate"
-	"github.com/cododemo/cododemo/pkg/sshx"
+	"github.com/cododemo/cododemo/pkg/sshtarget"
 )
-
-// KnownHostsFile is the lab's pinned host keys, in its state dir (also
-// the name beside an --inventory file).
-const KnownHostsFile = labstate.KnownHostsFile
 
 // Options are the parsed flags.
 type Options struct {
@@ -32,20 +25,16 @@ type Options struct {
 	// Connector overrides SSH (unit tests).
 	Connector health.Connector
 
-	Inventory                string
-	KnownHosts               string
-	Output                   string
-	Only, Skip               []string
-	Deep                     bool
-	Wait                     time.Duration
-	Timeout                  time.Duration
-	ConnectTimeout           time.Duration
-	Parallel                 int
-	InsecureSkipHostKeyCheck bool
-	NoPin                    bool
+	sshtarget.Flags
+	Output     string
+	Only, Skip []string
+	Deep       bool
+	Wait       time.Duration
+	Timeout    time.Duration
+	Parallel   int
 
 	// Resolved by complete.
-	inv    *inventory.Inventory
+	nodes  *sshtarget.Nodes
 	checks health.Selection
 	format cmdutil.Output
 }
@@ -84,17 +73,13 @@ Groups: etcd (all etcd-*), fleet (all fleet-*).`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVarP(&o.Inventory, "inventory", "i", "", "inventory file (YAML or JSON) of any cluster; default: the lab's <state_dir>/inventory.yaml")
-	fl.StringVar(&o.KnownHosts, "known-hosts", "", "known_hosts file pinning host keys (default: the lab's, or known_hosts beside --inventory)")
+	o.Flags.AddFlags(fl)
 	fl.StringSliceVar(&o.Only, "only", nil, "run only these checks or groups (comma-separated)")
 	fl.StringSliceVar(&o.Skip, "skip", nil, "skip these checks or groups (comma-separated)")
 	fl.BoolVar(&o.Deep, "deep", false, "also schedule a test unit with fleet (slow)")
 	fl.DurationVar(&o.Wait, "wait", 0, "retry with backoff until healthy or this long has passed (e.g. 5m)")
-	fl.DurationVar(&o.Timeout, "timeout", 15*time.Second, "time limit for each check")
-	fl.DurationVar(&o.ConnectTimeout, "connect-timeout", 10*time.Second, "time limit for each SSH connect and login")
-	fl.IntVar(&o.Parallel, "parallel", 16, "nodes worked on at once")
-	fl.BoolVar(&o.InsecureSkipHostKeyCheck, "insecure-skip-host-key-check", false, "INSECURE: accept any host key (anyone on the network path can impersonate the nodes)")
-	fl.BoolVar(&o.NoPin, "no-pin", false, "refuse hosts not already in known_hosts instead of pinning them")
+	fl.DurationVar(&o.Timeout, "timeout", health.DefaultTimeout, "time limit for each check")
+	fl.IntVar(&o.Parallel, "parallel", health.DefaultParallel, "nodes worked on at once")
 	cmdutil.AddOutputFlag(cmd, &o.Output, cmdutil.OutputTable, cmdutil.OutputJSON, cmdutil.OutputJUnit)
 	return cmd
 }
@@ -115,75 +100,49 @@ func complete(cmd *cobra.Command, f *cmdutil.Factory, o *Options) error {
 	if o.Timeout <= 0 || o.ConnectTimeout <= 0 || o.Wait < 0 {
 		return cmdutil.Usage(errors.New("--timeout, --connect-timeout and --wait must be positive"))
 	}
-	if o.Inventory != "" {
-		path := o.Inventory
-		if !filepath.IsAbs(path) {
-			path = filepath.Join(f.WorkDir, path)
-		}
-		if o.inv, err = inventory.Load(path, f.Getenv); err != nil {
-			return cmdutil.Usage(fmt.Errorf("inventory: %w", err))
-		}
-		if o.KnownHosts == "" {
-			o.KnownHosts = filepath.Join(filepath.Dir(path), KnownHostsFile)
-		}
-		return nil
-	}
-	l, err := f.LoadLab(cmd, lab.SecretsRead)
-	if err != nil {
+	if o.nodes, err = f.ResolveTarget(cmd, o.Flags); err != nil {
 		return err
 	}
-	var kh string
-	if o.inv, kh, err = labInventory(l, f.Getenv); err != nil {
-		return err
-	}
-	if o.KnownHosts == "" {
-		o.KnownHosts = kh
+	if o.nodes.Lab != nil {
+		expectLab(o.nodes.Inv, o.nodes.Lab)
 	}
 	return nil
 }
 
-// labInventory reads the inventory `up` wrote into the lab's state dir and
-// fills in what the nodes should run from the lab's config and lock.
-func labInventory(l *lab.Lab, getenv func(string) string) (*inventory.Inventory, string, error) {
-	loaded, lock := l.Loaded, l.Lock
-	state := loaded.StatePath()
-	path := filepath.Join(state, inventory.FileName)
-	inv, err := inventory.Load(path, getenv)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, "", cmdutil.Usage(fmt.Errorf("no inventory at %s: start the lab with `cododemo up`, or pass --inventory FILE", path))
-		}
-		return nil, "", cmdutil.Usage(fmt.Errorf("inventory: %w", err))
-	}
+// expectLab fills in what the nodes of the lab's own inventory should run,
+// from the lab's config and lock.
+func expectLab(inv *inventory.Inventory, l *lab.Lab) {
 	// The lab's own settings say what the nodes should run, unless the lab
 	// brings its own box: then cododemo cannot know what OS it carries.
-	if loaded.Lab.Box.Name != "" {
-		return inv, filepath.Join(state, KnownHostsFile), nil
+	if l.Lab.Box.Name != "" {
+		return
 	}
 	if inv.OS.ID == "" {
-		inv.OS.ID = loaded.Lab.Distro
+		inv.OS.ID = l.Lab.Distro
 	}
-	if inv.OS.Channel == "" && loaded.Lab.Distro == "flatcar" {
-		inv.OS.Channel = loaded.Lab.Channel
+	if inv.OS.Channel == "" && l.Lab.Distro == "flatcar" {
+		inv.OS.Channel = l.Lab.Channel
 	}
-	if lock != nil && lock.OS.Version != "" {
-		inv.OS.Version = lock.OS.Version
+	if l.Lock != nil && l.Lock.OS.Version != "" {
+		inv.OS.Version = l.Lock.OS.Version
 	}
-	return inv, filepath.Join(state, KnownHostsFile), nil
 }
 
 // Lab verifies a lab that `up` has just started, retrying for up to wait:
 // the same checks and table as `cododemo verify --wait`.
-func Lab(ctx context.Context, f *cmdutil.Factory, lab *lab.Lab, wait time.Duration) error {
-	o := &Options{IO: f.IO, Getenv: f.Getenv, Wait: wait, Timeout: 15 * time.Second,
-		ConnectTimeout: 10 * time.Second, Parallel: 16, format: cmdutil.OutputTable}
+func Lab(ctx context.Context, f *cmdutil.Factory, l *lab.Lab, wait time.Duration) error {
+	o := &Options{IO: f.IO, Getenv: f.Getenv, Wait: wait, format: cmdutil.OutputTable}
 	var err error
 	if o.checks, err = health.Select(nil, nil, false); err != nil {
 		return err
 	}
-	if o.inv, o.KnownHosts, err = labInventory(lab, f.Getenv); err != nil {
+	t := sshtarget.Flags{ConnectTimeout: health.DefaultConnectTimeout}
+	o.nodes, err = t.Resolve(sshtarget.Env{WorkDir: f.WorkDir, Getenv: f.Getenv, Warn: f.IO.ErrOut,
+		LoadLab: func() (*lab.Lab, error) { return l, nil }})
+	if err != nil {
 		return err
 	}
+	expectLab(o.nodes.Inv, l)
 	return run(ctx, o)
 }
 
@@ -193,17 +152,7 @@ func run(ctx context.Context, o *Options) error {
 	}
 	conn := o.Connector
 	if conn == nil {
-		if o.InsecureSkipHostKeyCheck {
-			fmt.Fprintln(o.IO.ErrOut, "WARNING: --insecure-skip-host-key-check: host keys are NOT verified; anyone on the network path can impersonate the nodes")
-		}
-		hk := sshx.NewKnownHosts(o.KnownHosts)
-		hk.NoPin = o.NoPin
-		sc := &health.SSHConnector{Base: sshx.Config{
-			AgentSocket:           o.Getenv("SSH_AUTH_SOCK"),
-			HostKeys:              hk,
-			InsecureIgnoreHostKey: o.InsecureSkipHostKeyCheck,
-			Timeout:               o.ConnectTimeout,
-		}}
+		sc := o.nodes.Connector()
 		conn = sc
 		defer sc.Close()
 	}
@@ -216,7 +165,7 @@ func run(ctx context.Context, o *Options) error {
 			defer fresh.Close()
 			c = fresh
 		}
-		v := &health.Verifier{Inv: o.inv, Conn: c, Opts: health.Options{Checks: o.checks, Timeout: o.Timeout, Parallel: o.Parallel}}
+		v := &health.Verifier{Inv: o.nodes.Inv, Conn: c, Opts: health.Options{Checks: o.checks, Timeout: o.Timeout, Parallel: o.Parallel}}
 		return v.Verify(ctx)
 	}
 	var rep *health.Report
