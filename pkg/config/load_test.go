@@ -386,3 +386,45 @@ func TestErrorListIsBounded(t *testing.T) {
 		t.Errorf("no count of the rest:\n%s", msg)
 	}
 }
+
+// Two uses of one port on the same side, or a port the nodes need, are
+// errors that name both settings, blamed on the one the user set last.
+func TestPortCollisions(t *testing.T) {
+	cases := []struct {
+		name, yaml string
+		env        map[string]string
+		want       string
+	}{
+		{"etcd peer on sshd", "etcd:\n  peer_port: 22\n", nil,
+			"cododemo.yaml:2:14: etcd.peer_port: 22 is the port of sshd (Vagrant, verify and ssh log in through it) on every node"},
+		{"docker on etcd client", "docker:\n  tcp: true\n  port: 2379\n", nil,
+			"cododemo.yaml:3:9: docker.port: port 2379 is both etcd's client port (etcd.client_port) and Docker's TCP socket (docker.port) on the nodes"},
+		{"docker on etcd client from env", "docker:\n  tcp: true\n  port: 2379\n", map[string]string{"CODODEMO_ETCD_CLIENT_PORT": "2379"},
+			"CODODEMO_ETCD_CLIENT_PORT: etcd.client_port: port 2379 is both"},
+		{"etcd client on peer", "etcd:\n  client_port: 2380\n", nil,
+			"cododemo.yaml:2:16: etcd.client_port: port 2380 is both"},
+		{"forward on first boot", "forwarded_ports:\n  - {node: core-02, guest: 80, host: 8765}\n", nil,
+			"cododemo.yaml:2:38: forwarded_ports.0.host: host port 8765 is both forwarded by forwarded_ports.0 and first_boot.port"},
+		{"per-node forward over first boot", "forwarded_ports:\n  - {guest: 80, host: 8764}\n", nil,
+			"forwarded_ports.0.host: host ports 8764..8766 (forwarded_ports.0, one per node) take first_boot.port 8765"},
+		{"first boot moved onto a forward by flag-like env", "forwarded_ports:\n  - {node: core-01, guest: 80, host: 9000}\n", map[string]string{"CODODEMO_FIRST_BOOT_PORT": "9000"},
+			"CODODEMO_FIRST_BOOT_PORT: first_boot.port: host port 9000 is both"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeFile(t, dir, DefaultFile, c.yaml)
+			_, err := Load(Source{Dir: dir, Getenv: env(c.env)})
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %v\nwant %q", err, c.want)
+			}
+		})
+	}
+	// Docker's port is free while its TCP socket is off; a forward to a
+	// service's guest port is what forwarding is for.
+	dir := t.TempDir()
+	writeFile(t, dir, DefaultFile, "docker:\n  port: 2379\nforwarded_ports:\n  - {node: core-01, guest: 2379, host: 12379}\n")
+	if _, err := Load(Source{Dir: dir}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -149,9 +149,6 @@ func Validate(l Lab) []Problem {
 	}
 	port("etcd.client_port", l.Etcd.ClientPort)
 	port("etcd.peer_port", l.Etcd.PeerPort)
-	if l.Etcd.ClientPort == l.Etcd.PeerPort {
-		bad("etcd.peer_port", "must differ from etcd.client_port (%d)", l.Etcd.ClientPort)
-	}
 	oneOf("etcd.from", l.Etcd.From, EtcdSources)
 	if sha := l.Etcd.ReleaseSHA256; sha != "" && !sha256Hex.MatchString(sha) {
 		bad("etcd.release_sha256", "%q is not a sha256 (64 lower-case hex digits)", sha)
@@ -174,6 +171,7 @@ func Validate(l Lab) []Problem {
 	if l.FirstBoot.Port < 1024 || l.FirstBoot.Port > 65535 {
 		bad("first_boot.port", "%d is outside 1024..65535 (the server runs unprivileged)", l.FirstBoot.Port)
 	}
+	ps = append(ps, validatePorts(l)...)
 	oneOf("libvirt.driver", l.Libvirt.Driver, []string{"kvm", "qemu"})
 	oneOf("libvirt.management_mode", l.Libvirt.ManagementMode, []string{"nat", "none"})
 	if m, err := netip.ParsePrefix(l.Libvirt.ManagementCIDR); err != nil || !m.Addr().Is4() || m.Masked() != m || m.Bits() > 29 {
