@@ -170,7 +170,17 @@ func Load(src Source) (*Loaded, error) {
 		return "default"
 	}
 	var errs []Problem
-	for _, p := range Validate(lab) {
+	found := Validate(lab)
+	if lab.StateDir != "" {
+		home := src.Getenv("HOME")
+		if home == "" {
+			home = src.Getenv("USERPROFILE")
+		}
+		if msg := stateDirProblem(out.StatePath(), out.Dir, home); msg != "" {
+			found = append(found, Problem{Key: "state_dir", Msg: msg})
+		}
+	}
+	for _, p := range found {
 		for _, k := range p.Also {
 			if rank(k) > rank(p.Key) {
 				p.Key = k

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -426,5 +427,44 @@ func TestPortCollisions(t *testing.T) {
 	writeFile(t, dir, DefaultFile, "docker:\n  port: 2379\nforwarded_ports:\n  - {node: core-01, guest: 2379, host: 12379}\n")
 	if _, err := Load(Source{Dir: dir}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A state dir gets private keys and is removed whole by destroy --purge:
+// it must be a directory of its own.
+func TestStateDirOfItsOwn(t *testing.T) {
+	home := t.TempDir()
+	lab := filepath.Join(home, "lab")
+	if err := os.Mkdir(lab, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, lab, "afile", "x")
+	if err := os.Symlink(home, filepath.Join(lab, "tohome")); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ dir, want string }{
+		{"/", "is a filesystem root"},
+		{home, "is your home directory"},
+		{"tohome", "is your home directory"},
+		{".", "is the lab's directory"},
+		{"..", "is your home directory"},
+		{filepath.Dir(home), "holds the lab's directory"},
+		{"afile", "exists and is not a directory"},
+	} {
+		writeFile(t, lab, DefaultFile, "state_dir: "+strconv.Quote(c.dir)+"\n")
+		_, err := Load(Source{Dir: lab, Getenv: env(map[string]string{"HOME": home})})
+		if err == nil || !strings.Contains(err.Error(), "cododemo.yaml:1:12: state_dir: ") || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("state_dir %q: %v, want %q", c.dir, err, c.want)
+		}
+	}
+	for _, ok := range []string{".cododemo", "../elsewhere", filepath.Join(home, "state")} {
+		writeFile(t, lab, DefaultFile, "state_dir: "+strconv.Quote(ok)+"\n")
+		if _, err := Load(Source{Dir: lab, Getenv: env(map[string]string{"HOME": home})}); err != nil {
+			t.Errorf("state_dir %q: %v", ok, err)
+		}
+	}
+	if _, err := Load(Source{Dir: lab, Getenv: env(map[string]string{"HOME": home, "CODODEMO_STATE_DIR": "/"})}); err == nil ||
+		!strings.Contains(err.Error(), "CODODEMO_STATE_DIR: state_dir: / is a filesystem root") {
+		t.Errorf("env: %v", err)
 	}
 }
