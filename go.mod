@@ -46,5 +46,5 @@ require (
 	github.com/ulikunitz/xz v0.5.8 // indirect
 	go.yaml.in/yaml/v3 v3.0.4
 	golang.org/x/crypto v0.59.0
-	golang.org/x/sys v0.50.0 // indirect
+	golang.org/x/sys v0.50.0
 )

@@ -12,8 +12,9 @@ import (
 	osexec "os/exec"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/cododemo/cododemo/pkg/hostos"
 )
 
 // Cmd describes one external command. Stdout and Stderr may be nil, in which
@@ -72,7 +73,8 @@ func (e *RunError) ExitCode() int {
 }
 
 // OS runs commands as real processes. Each command gets its own process
-// group so that cancelling the context stops the whole tree (vagrant spawns
+// group (a job object on Windows, see hostos.Group) so that cancelling the
+// context stops the whole tree (vagrant spawns
 // ruby, ssh and provider tools) instead of leaving orphans.
 type OS struct {
 	// KillGrace is how long a cancelled command gets after SIGINT before
@@ -94,27 +96,32 @@ func (o OS) Run(ctx context.Context, c Cmd) error {
 	tail := &tailBuffer{max: maxCaptured}
 	cmd.Stdout = teeTo(c.Stdout, tail)
 	cmd.Stderr = teeTo(c.Stderr, tail)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error {
-		// Signal the whole group, politely first.
-		return syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
-	}
+	group := hostos.NewGroup(cmd)
+	// Signal the whole group, politely first.
+	cmd.Cancel = group.Interrupt
 	grace := o.KillGrace
 	if grace == 0 {
 		grace = 10 * time.Second
 	}
 	cmd.WaitDelay = grace
-	err := cmd.Run()
-	if err != nil {
-		if cmd.Process != nil {
-			// Make sure nothing of the group survives a failure.
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	err := cmd.Start()
+	if err == nil {
+		if gerr := group.Started(); gerr != nil {
+			_ = group.Kill()
+			_ = cmd.Wait()
+			return &RunError{Command: c.String(), Err: gerr}
 		}
+		err = cmd.Wait()
+	}
+	if err != nil {
+		// Make sure nothing of the group survives a failure.
+		_ = group.Kill()
 		if ctx.Err() != nil {
 			err = fmt.Errorf("%w (%v)", ctx.Err(), err)
 		}
 		return &RunError{Command: c.String(), Output: tail.String(), Err: err}
 	}
+	group.Release()
 	return nil
 }
 

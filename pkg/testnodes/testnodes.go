@@ -43,7 +43,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -455,7 +454,7 @@ func startProc(dir, log string, name string, args ...string) (*proc, error) {
 	defer f.Close()
 	cmd := exec.Command(name, args...)
 	cmd.Stdout, cmd.Stderr = f, f
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = procAttr()
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
@@ -478,7 +477,7 @@ func (p *proc) kill() {
 	if p == nil {
 		return
 	}
-	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	killGroup(p.cmd.Process)
 	<-p.done
 }
 
@@ -580,7 +579,7 @@ func (n *Node) StopSSHD() {
 func (n *Node) FreezeSSHD() {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	_ = syscall.Kill(-n.sshd.cmd.Process.Pid, syscall.SIGSTOP)
+	stopGroup(n.sshd.cmd.Process)
 }
 
 // ChangeHostKey gives the node a new host key and restarts sshd, as a
