@@ -133,11 +133,7 @@ func runImport(ctx context.Context, f *cmdutil.Factory, env *cmdutil.ImageEnv, o
 	lock := imp.Lock
 	switch {
 	case env.Lock == nil:
-		data, err := os.ReadFile(imp.LockPath)
-		if err != nil {
-			return err
-		}
-		if err := fsutil.WriteFileAtomic(env.LockPath, data, 0o644); err != nil {
+		if err := fsutil.WriteFileAtomic(env.LockPath, imp.LockData, 0o644); err != nil {
 			return err
 		}
 		fmt.Fprintf(f.IO.Out, "wrote %s from the bundle\n", env.LockPath)
@@ -147,7 +143,7 @@ func runImport(ctx context.Context, f *cmdutil.Factory, env *cmdutil.ImageEnv, o
 		return nil
 	default:
 		if cur, err := os.ReadFile(env.LockPath); err == nil {
-			if b, err := os.ReadFile(imp.LockPath); err == nil && !bytes.Equal(cur, b) {
+			if !bytes.Equal(cur, imp.LockData) {
 				fmt.Fprintf(f.IO.ErrOut, "note: %s differs from the bundle's but pins the same box\n", env.LockPath)
 			}
 		}

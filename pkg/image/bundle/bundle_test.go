@@ -30,7 +30,7 @@ type kit struct {
 
 // packed builds a lab against a local release server, locks and fetches
 // it, and packs a bundle.
-func packed(t *testing.T) *kit {
+func packed(t testing.TB) *kit {
 	t.Helper()
 	k := &kit{srv: releasetest.New(t), signer: releasetest.NewSigner(t, "release")}
 	k.srv.Publish(t, k.signer, releasetest.Release{Channel: "stable", Arch: "amd64", Version: version, Provider: "virtualbox",
@@ -76,7 +76,7 @@ func packed(t *testing.T) *kit {
 	return k
 }
 
-func (k *kit) service(t *testing.T, cacheDir string, offline bool) *image.Service {
+func (k *kit) service(t testing.TB, cacheDir string, offline bool) *image.Service {
 	t.Helper()
 	home := filepath.Join(t.TempDir(), "vagrant-home")
 	svc, err := image.New(image.Options{CacheDir: cacheDir, Mirror: k.srv.URL, Offline: offline, Keyring: k.signer.Keyring,
@@ -244,7 +244,7 @@ func rel(base, p string) string {
 	return filepath.ToSlash(r)
 }
 
-func copyTree(t *testing.T, src, dst string) {
+func copyTree(t testing.TB, src, dst string) {
 	t.Helper()
 	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {

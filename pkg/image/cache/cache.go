@@ -19,14 +19,14 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
-
-	"github.com/cododemo/cododemo/pkg/fsutil"
 )
 
 // EnvDir overrides the cache directory (tests, CI, a shared room cache).
@@ -55,6 +55,53 @@ type Cache struct {
 
 // Open returns the cache at dir; nothing is created until something is put.
 func Open(dir string) *Cache { return &Cache{Dir: dir, Now: time.Now} }
+
+// root opens the cache dir (creating it) as an os.Root: every write of the
+// cache goes through it, so no name, and no symlink planted inside, can
+// send a write outside the cache dir.
+func (c *Cache) root() (*os.Root, error) {
+	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
+		return nil, err
+	}
+	return os.OpenRoot(c.Dir)
+}
+
+// rel turns a path inside the cache dir into one relative to it.
+func (c *Cache) rel(p string) (string, error) {
+	r, err := filepath.Rel(c.Dir, p)
+	if err != nil || !filepath.IsLocal(r) {
+		return "", fmt.Errorf("cache: %s is not inside the cache %s", p, c.Dir)
+	}
+	return r, nil
+}
+
+// writeAtomic writes data to rel inside root through a temporary file and
+// a rename: readers see the old file or the new one, never a mix.
+func writeAtomic(root *os.Root, rel string, data []byte, perm os.FileMode) (err error) {
+	if err := root.MkdirAll(filepath.Dir(rel), 0o755); err != nil {
+		return err
+	}
+	tmp := filepath.Join(filepath.Dir(rel), fmt.Sprintf(".%s.tmp-%d-%d", filepath.Base(rel), os.Getpid(), rand.Uint64()))
+	f, err := root.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, perm)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = root.Remove(tmp)
+		}
+	}()
+	if _, err = f.Write(data); err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	return root.Rename(tmp, rel)
+}
 
 var hexSHA = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
@@ -85,23 +132,42 @@ func (c *Cache) Path(sha string) (string, bool) {
 // TempDir returns the staging dir (same filesystem as the blobs, so rename
 // is atomic).
 func (c *Cache) TempDir() (string, error) {
-	d := filepath.Join(c.Dir, "tmp")
-	return d, os.MkdirAll(d, 0o755)
+	root, err := c.root()
+	if err != nil {
+		return "", err
+	}
+	defer root.Close()
+	return filepath.Join(c.Dir, "tmp"), root.MkdirAll("tmp", 0o755)
 }
 
-// Commit moves a file whose sha256 the caller has verified into the cache.
+// Commit moves a file inside the cache dir (its partial/ or tmp/) whose
+// sha256 the caller has verified into the blobs. When a concurrent fetch
+// committed the same blob first, the caller's copy is dropped.
 func (c *Cache) Commit(verified, sha string) (string, error) {
 	if !ValidSHA256(sha) {
 		return "", fmt.Errorf("cache: %q is not a sha256", sha)
 	}
-	if err := os.MkdirAll(c.blobDir(), 0o755); err != nil {
+	src, err := c.rel(verified)
+	if err != nil {
+		return "", err
+	}
+	root, err := c.root()
+	if err != nil {
+		return "", err
+	}
+	defer root.Close()
+	if err := root.MkdirAll(filepath.Join("blobs", "sha256"), 0o755); err != nil {
 		return "", err
 	}
 	dst := c.BlobPath(sha)
-	if err := os.Chmod(verified, 0o444); err != nil {
+	if err := root.Chmod(src, 0o444); err != nil {
 		return "", err
 	}
-	if err := os.Rename(verified, dst); err != nil {
+	if err := root.Rename(src, filepath.Join("blobs", "sha256", sha)); err != nil {
+		if p, ok := c.Path(sha); ok {
+			_ = root.Remove(src)
+			return p, nil
+		}
 		return "", fmt.Errorf("cache: %w", err)
 	}
 	return dst, nil
@@ -182,6 +248,17 @@ func (c *Cache) Ingest(src, want string, size int64) (string, error) {
 		return "", err
 	}
 	defer in.Close()
+	return c.IngestReader(in, src, want, size)
+}
+
+// IngestReader is Ingest from an open file (what names it in errors).
+func (c *Cache) IngestReader(in io.Reader, what, want string, size int64) (string, error) {
+	if p, ok := c.Path(want); ok {
+		return p, nil
+	}
+	if !ValidSHA256(want) {
+		return "", fmt.Errorf("cache: %q is not a sha256", want)
+	}
 	dir, err := c.TempDir()
 	if err != nil {
 		return "", err
@@ -203,7 +280,7 @@ func (c *Cache) Ingest(src, want string, size int64) (string, error) {
 	got := hex.EncodeToString(h.Sum(nil))
 	if got != want || (size > 0 && n != size) {
 		_ = os.Remove(tmp)
-		return "", &MismatchError{What: src, Want: want, Got: got, WantSize: size, GotSize: n}
+		return "", &MismatchError{What: what, Want: want, Got: got, WantSize: size, GotSize: n}
 	}
 	return c.Commit(tmp, want)
 }
@@ -256,12 +333,96 @@ func (r Ref) Key() string {
 	}, k)
 }
 
-func (c *Cache) refPath(r Ref) string {
-	return filepath.Join(c.Dir, "refs", r.Kind, r.Key()+".json")
+// Kinds is the closed set of ref kinds: a kind names a directory, so
+// nothing else may ever become one.
+var Kinds = []string{KindBox, KindCatalog, KindArtifact, KindTemplates}
+
+// Names, versions, providers, channels and arches are short words; a
+// box name may hold an organisation ("flatcar/flatcar-stable").
+var refWord = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$`)
+var refName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}(/[A-Za-z0-9][A-Za-z0-9._+-]{0,127})?$`)
+
+// MaxSource bounds a ref's Source URL.
+const MaxSource = 2048
+
+// Validate checks r against what each field can be: a kind of the closed
+// set, words for names, hex for hashes. A ref from a bundle is checked
+// here before anything is written.
+func (r Ref) Validate() error {
+	if !slices.Contains(Kinds, r.Kind) {
+		return fmt.Errorf("kind %s is not one of %s", clip(r.Kind), strings.Join(Kinds, ", "))
+	}
+	var need []string
+	switch r.Kind {
+	case KindBox:
+		need = []string{"name", "version", "provider"}
+	case KindCatalog:
+		need = []string{"channel", "arch", "version", "sig_sha256"}
+	case KindArtifact:
+		need = []string{"name"}
+	}
+	fields := map[string]string{"name": r.Name, "version": r.Version, "provider": r.Provider, "channel": r.Channel,
+		"arch": r.Arch, "sig_sha256": r.SigSHA256}
+	for _, k := range need {
+		if fields[k] == "" {
+			return fmt.Errorf("%s ref without %s", r.Kind, k)
+		}
+	}
+	for _, k := range []string{"version", "provider", "channel", "arch"} {
+		if v := fields[k]; v != "" && !refWord.MatchString(v) {
+			return fmt.Errorf("%s %s is not a word of letters, digits and ._+-", k, clip(v))
+		}
+	}
+	if r.Name != "" && !refName.MatchString(r.Name) {
+		return fmt.Errorf("name %s is not a word of letters, digits and ._+- (one / allowed)", clip(r.Name))
+	}
+	if !ValidSHA256(r.SHA256) {
+		return fmt.Errorf("sha256 %s is not 64 lower-case hex digits", clip(r.SHA256))
+	}
+	if r.SigSHA256 != "" && !ValidSHA256(r.SigSHA256) {
+		return fmt.Errorf("sig_sha256 %s is not 64 lower-case hex digits", clip(r.SigSHA256))
+	}
+	if r.Size < 0 {
+		return fmt.Errorf("size %d is negative", r.Size)
+	}
+	if len(r.Source) > MaxSource || strings.ContainsFunc(r.Source, func(c rune) bool { return c < 0x20 || c == 0x7f }) {
+		return fmt.Errorf("source %s is not a URL", clip(r.Source))
+	}
+	return nil
 }
 
-// PutRef records r; its blob must be in the cache already.
+// clip quotes an untrusted value for a message, cut to a readable length.
+func clip(s string) string {
+	const max = 80
+	if len(s) > max {
+		return fmt.Sprintf("%q... (%d bytes)", s[:max], len(s))
+	}
+	return fmt.Sprintf("%q", s)
+}
+
+// refRel is where r's record lives, relative to the cache dir. The kind is
+// checked against the closed set and the key holds only [A-Za-z0-9._-],
+// so the result is always refs/<kind>/<file> and never leaves refs/.
+func refRel(r Ref) (string, error) {
+	if !slices.Contains(Kinds, r.Kind) {
+		return "", fmt.Errorf("cache: ref kind %s is not one of %s", clip(r.Kind), strings.Join(Kinds, ", "))
+	}
+	k := r.Key()
+	if k == "" || strings.HasPrefix(k, ".") {
+		return "", fmt.Errorf("cache: %s ref with an empty or hidden key %s", r.Kind, clip(k))
+	}
+	return filepath.Join("refs", r.Kind, k+".json"), nil
+}
+
+// PutRef records r; it must be valid and its blob in the cache already.
 func (c *Cache) PutRef(r Ref) error {
+	if err := r.Validate(); err != nil {
+		return fmt.Errorf("cache: ref: %w", err)
+	}
+	rel, err := refRel(r)
+	if err != nil {
+		return err
+	}
 	if _, ok := c.Path(r.SHA256); !ok {
 		return fmt.Errorf("cache: ref %s/%s: blob %s missing", r.Kind, r.Key(), r.SHA256)
 	}
@@ -272,12 +433,21 @@ func (c *Cache) PutRef(r Ref) error {
 	if err != nil {
 		return err
 	}
-	return fsutil.WriteFileAtomic(c.refPath(r), append(data, '\n'), 0o644)
+	root, err := c.root()
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	return writeAtomic(root, rel, append(data, '\n'), 0o644)
 }
 
 // GetRef returns the ref with r's kind and key.
 func (c *Cache) GetRef(r Ref) (Ref, bool) {
-	data, err := os.ReadFile(c.refPath(r))
+	rel, err := refRel(r)
+	if err != nil {
+		return Ref{}, false
+	}
+	data, err := os.ReadFile(filepath.Join(c.Dir, rel))
 	if err != nil {
 		return Ref{}, false
 	}
@@ -329,7 +499,11 @@ func (c *Cache) Refs(kind string) ([]Ref, error) {
 
 // RemoveRef forgets r (its blob goes at the next Prune).
 func (c *Cache) RemoveRef(r Ref) error {
-	err := os.Remove(c.refPath(r))
+	rel, err := refRel(r)
+	if err != nil {
+		return err
+	}
+	err = os.Remove(filepath.Join(c.Dir, rel))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}

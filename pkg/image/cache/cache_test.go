@@ -76,3 +76,40 @@ func TestRefsAndPrune(t *testing.T) {
 		t.Errorf("refs = %+v", refs)
 	}
 }
+
+// A ref's kind names a directory: only the closed set may, and no name
+// or key may climb out of refs/.
+func TestPutRefStaysInRefs(t *testing.T) {
+	parent := t.TempDir()
+	c := Open(filepath.Join(parent, "cache"))
+	sha, err := c.PutBytes([]byte("blob"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []Ref{
+		{Kind: "../../victim", Name: "settings", SHA256: sha},
+		{Kind: "box/../../x", Name: "n", Version: "1", Provider: "p", SHA256: sha},
+		{Kind: KindArtifact, Name: "../../../x", SHA256: sha},
+		{Kind: KindArtifact, Name: "..", SHA256: sha},
+		{Kind: KindArtifact, Name: "ok", SHA256: "../x"},
+		{Kind: KindCatalog, Channel: "stable", Arch: "amd64", Version: "1", SHA256: sha}, // no signature
+	} {
+		if err := c.PutRef(r); err == nil {
+			t.Errorf("PutRef(%+v) accepted", r)
+		}
+	}
+	if _, ok := c.GetRef(Ref{Kind: "../../victim", Name: "settings"}); ok {
+		t.Error("GetRef read outside refs/")
+	}
+	entries, _ := os.ReadDir(parent)
+	if len(entries) != 1 {
+		t.Errorf("PutRef wrote next to the cache: %v", entries)
+	}
+	good := Ref{Kind: KindBox, Name: "flatcar/flatcar-stable", Version: "4593.2.5", Provider: "virtualbox", SHA256: sha}
+	if err := c.PutRef(good); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := c.GetRef(good); !ok || got.SHA256 != sha {
+		t.Fatalf("GetRef = %+v %v", got, ok)
+	}
+}
