@@ -6,11 +6,12 @@ import (
 	"path/filepath"
 	"sort"
 
+	"github.com/cododemo/cododemo/pkg/labstate"
 	"github.com/cododemo/cododemo/pkg/plan"
 )
 
 // KeyFileName is the lab's private SSH key in the state dir.
-const KeyFileName = "id_ed25519"
+const KeyFileName = labstate.PrivateKeyFile
 
 // Target is what the lab asks of the host, taken from its plan.
 type Target struct {

@@ -24,9 +24,6 @@ import (
 	"github.com/cododemo/cododemo/pkg/yamlfile"
 )
 
-// FileName is the inventory's name inside a lab's state dir.
-const FileName = "inventory.yaml"
-
 // Services a cluster may run. Checks for a service the inventory does not
 // list are skipped with that reason.
 const (

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/cododemo/cododemo/pkg/config"
+	"github.com/cododemo/cododemo/pkg/labstate"
 	"github.com/cododemo/cododemo/pkg/plan"
 )
 
@@ -80,7 +81,7 @@ func TestWriteRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := filepath.Join(t.TempDir(), "state", FileName)
+	p := filepath.Join(t.TempDir(), "state", labstate.InventoryFile)
 	if err := Write(p, inv); err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,7 @@ import (
 	"github.com/cododemo/cododemo/pkg/plan"
 )
 
-// File names inside the state directory.
+// File names inside the state directory: the one place they are spelled.
 const (
 	PrivateKeyFile   = "id_ed25519"
 	PublicKeyFile    = "id_ed25519.pub"
@@ -29,7 +29,14 @@ const (
 	ManifestFile     = "rendered.json"
 	KnownHostsFile   = "known_hosts"
 	InventoryFile    = "inventory.yaml"
+	Vagrantfile      = "Vagrantfile"
+	VagrantDir       = ".vagrant" // Vagrant's own machine state
+	LogsDir          = "logs"     // one log file per lifecycle run
 )
+
+// SecretFiles never leave the state dir (a logs bundle is meant to be
+// shared): the private key opens every node, the token joins the cluster.
+var SecretFiles = []string{PrivateKeyFile, ClusterTokenFile}
 
 // Dir is a lab's state directory.
 type Dir struct{ Path string }

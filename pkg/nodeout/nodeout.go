@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cododemo/cododemo/pkg/labstate"
 	"github.com/cododemo/cododemo/pkg/vagrant"
 )
 
@@ -280,7 +281,7 @@ func formatElapsed(d time.Duration) string {
 // OpenLog creates the log file of one run in the state dir's logs/
 // directory (logs/halt-20260102-150405.log) and returns it with its path.
 func OpenLog(stateDir, verb string, now time.Time) (*os.File, error) {
-	dir := filepath.Join(stateDir, "logs")
+	dir := filepath.Join(stateDir, labstate.LogsDir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/cododemo/cododemo/pkg/exec"
+	"github.com/cododemo/cododemo/pkg/labstate"
 )
 
 // Driver runs vagrant for one lab: every call runs in the lab's state dir
@@ -325,6 +326,6 @@ func New(r exec.Runner, stateDir, provider string, getenv func(string) string) *
 // there is nothing for vagrant to read, and running it would only print
 // "A Vagrant environment or target machine is required".
 func Rendered(dir string) bool {
-	fi, err := os.Stat(filepath.Join(dir, "Vagrantfile"))
+	fi, err := os.Stat(filepath.Join(dir, labstate.Vagrantfile))
 	return err == nil && fi.Mode().IsRegular()
 }

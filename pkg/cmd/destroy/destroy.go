@@ -14,6 +14,7 @@ import (
 
 	"github.com/cododemo/cododemo/pkg/cmdutil"
 	"github.com/cododemo/cododemo/pkg/lab"
+	"github.com/cododemo/cododemo/pkg/labstate"
 	"github.com/cododemo/cododemo/pkg/lifecycle"
 )
 
@@ -109,7 +110,7 @@ func safeToPurge(stateDir, labDir string) error {
 	if _, err := os.Stat(s); errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
-	for _, marker := range []string{"Vagrantfile", "rendered.json", "id_ed25519", "cluster-token", ".vagrant"} {
+	for _, marker := range []string{labstate.Vagrantfile, labstate.ManifestFile, labstate.PrivateKeyFile, labstate.ClusterTokenFile, labstate.VagrantDir} {
 		if _, err := os.Stat(filepath.Join(s, marker)); err == nil {
 			return nil
 		}

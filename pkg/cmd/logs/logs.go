@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -75,10 +76,6 @@ func NewCmdLogs(f *cmdutil.Factory) *cobra.Command {
 	return cmd
 }
 
-// secretFiles never leave the state dir: the private key opens every
-// node, and the bundle is meant to be shared.
-var secretFiles = map[string]bool{"id_ed25519": true, "cluster-token": true}
-
 // Run writes the bundle atomically and lists what went in.
 func Run(ctx context.Context, o *Options) error {
 	if o.Node != "" {
@@ -96,12 +93,12 @@ func Run(ctx context.Context, o *Options) error {
 		}
 		rel, _ := filepath.Rel(o.StateDir, path)
 		if d.IsDir() {
-			if d.Name() == ".vagrant" {
+			if d.Name() == labstate.VagrantDir {
 				return filepath.SkipDir // provider internals, large and machine-bound
 			}
 			return nil
 		}
-		if !d.Type().IsRegular() || secretFiles[d.Name()] || !o.wanted(rel) {
+		if !d.Type().IsRegular() || slices.Contains(labstate.SecretFiles, d.Name()) || !o.wanted(rel) {
 			return nil
 		}
 		b, err := os.ReadFile(path)
