@@ -23,6 +23,7 @@ import (
 	"github.com/cododemo/cododemo/pkg/cmd/up"
 	"github.com/cododemo/cododemo/pkg/cmd/verify"
 	"github.com/cododemo/cododemo/pkg/cmd/version"
+	"github.com/cododemo/cododemo/pkg/cmd/workshop"
 	"github.com/cododemo/cododemo/pkg/cmdutil"
 	"github.com/cododemo/cododemo/pkg/lab"
 )
@@ -63,6 +64,7 @@ units, Docker on every node.`,
 		lock.NewCmdLock(f),
 		bundle.NewCmdBundle(f),
 		version.NewCmdVersion(f),
+		workshop.NewCmdWorkshop(f),
 	)
 	return root
 }

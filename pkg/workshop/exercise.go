@@ -151,12 +151,12 @@ type Expect struct {
 	Pos      Pos
 	Exit     *int    `yaml:"exit"` // default 0
 	Exact    *string `yaml:"exact"`
-	Contains string `yaml:"contains"`
-	Regexp   string `yaml:"regexp"`
-	Absent   string `yaml:"absent"` // a regexp that must not match
-	Select   string `yaml:"select"`
-	Count    *int   `yaml:"count"`
-	Distinct *int   `yaml:"distinct"`
+	Contains string  `yaml:"contains"`
+	Regexp   string  `yaml:"regexp"`
+	Absent   string  `yaml:"absent"` // a regexp that must not match
+	Select   string  `yaml:"select"`
+	Count    *int    `yaml:"count"`
+	Distinct *int    `yaml:"distinct"`
 	// AtLeast makes Count and Distinct minimums.
 	AtLeast bool `yaml:"at_least"`
 	// CountNodes: as many lines as the cluster has nodes.
