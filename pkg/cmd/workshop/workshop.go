@@ -123,7 +123,7 @@ func (o *Options) target(cmd *cobra.Command, f *cmdutil.Factory) (*target, error
 	if err != nil {
 		return nil, err
 	}
-	path := filepath.Join(l.StatePath(), inventory.FileName)
+	path := filepath.Join(l.StatePath(), labstate.InventoryFile)
 	inv, err := inventory.Load(path, f.Getenv)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
