@@ -384,9 +384,14 @@ func (s *Service) EnsureBox(ctx context.Context, lab config.Lab, lock *config.Lo
 	return s.fetchBox(ctx, rel)
 }
 
+// MaxBoxSize bounds a box download: the hash decides what is kept, this
+// stops a server that streams without end from filling the disk first (a
+// Flatcar box is about 500 MiB).
+const MaxBoxSize = 8 << 30
+
 func (s *Service) fetchBox(ctx context.Context, rel *OSRelease) (*Box, error) {
 	name := fmt.Sprintf("%s %s (%s)", rel.Box.Name, rel.Version, rel.Box.Provider)
-	res, err := s.DL.Fetch(ctx, download.Request{URL: rel.DownloadURL, SHA256: rel.Box.SHA256, Name: name})
+	res, err := s.DL.Fetch(ctx, download.Request{URL: rel.DownloadURL, SHA256: rel.Box.SHA256, Name: name, Max: MaxBoxSize})
 	if err != nil {
 		return nil, err
 	}
@@ -463,7 +468,7 @@ func (s *Service) EnsureArtifacts(ctx context.Context, lock *config.Lock) ([]Art
 		if s.Mirror != "" {
 			url = pin.Source(s.Mirror)
 		}
-		res, err := s.DL.Fetch(ctx, download.Request{URL: url, SHA256: a.SHA256, Size: a.Size, Name: pin.File})
+		res, err := s.DL.Fetch(ctx, download.Request{URL: url, SHA256: a.SHA256, Size: a.Size, Name: pin.File, Max: artifacts.MaxSize})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("artifact %s: %w", n, err))
 			continue

@@ -113,7 +113,7 @@ func (s *Service) lockArtifact(ctx context.Context, pin artifacts.Pin, prev *con
 			a = old
 			break
 		}
-		path, sha, err := s.DL.FetchUnpinned(ctx, pin.Source(s.Mirror), pin.File)
+		path, sha, err := s.DL.FetchUnpinned(ctx, pin.Source(s.Mirror), pin.File, artifacts.MaxSize)
 		if err != nil {
 			return a, "", fmt.Errorf("artifact %s: %w", pin.Name, err)
 		}

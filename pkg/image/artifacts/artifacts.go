@@ -11,6 +11,12 @@ import (
 	"strings"
 )
 
+// MaxSize bounds an artifact cododemo has no hash for, so a server cannot
+// make `cododemo lock` store (and pin) whatever it likes: an artifact is a
+// release tarball of a few static binaries (fleet's is about 10 MiB,
+// etcd's about 20 MiB).
+const MaxSize = 256 << 20
+
 // Pin is one artifact as cododemo expects it.
 type Pin struct {
 	Name string // lock key: "fleet", "etcd"

@@ -14,6 +14,8 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"io/fs"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -37,7 +39,69 @@ type Downloader struct {
 	Progress io.Writer
 	// Offline forbids the network: only cache hits succeed.
 	Offline bool
+	// IdleTimeout ends a download whose body sends nothing for this long
+	// (0 = DefaultIdleTimeout); what arrived is kept for resume.
+	IdleTimeout time.Duration
 }
+
+// DefaultIdleTimeout is how long a body may send nothing before the
+// download counts as stalled: longer than any hiccup of conference wifi,
+// shorter than a user's patience.
+const DefaultIdleTimeout = 60 * time.Second
+
+func (d *Downloader) idle() time.Duration {
+	if d.IdleTimeout > 0 {
+		return d.IdleTimeout
+	}
+	return DefaultIdleTimeout
+}
+
+// StalledError says a body sent nothing for too long.
+type StalledError struct {
+	URL  string
+	Idle time.Duration
+	Kept int64 // bytes kept for resume (0 for metadata, which is not kept)
+}
+
+func (e *StalledError) Error() string {
+	if e.Kept > 0 {
+		return fmt.Sprintf("download from %s stalled (nothing received for %s); %d bytes kept for resume; run again", e.URL, e.Idle, e.Kept)
+	}
+	return fmt.Sprintf("download from %s stalled (nothing received for %s); run again", e.URL, e.Idle)
+}
+
+// TooBigError says a body is larger than what it can be.
+type TooBigError struct {
+	URL string
+	Max int64
+}
+
+func (e *TooBigError) Error() string {
+	return fmt.Sprintf("%s: larger than %d bytes, more than it can be; refused", e.URL, e.Max)
+}
+
+var errStalled = errors.New("stalled")
+
+// watchdog cancels a transfer when kick is not called for idle: an HTTP
+// client has timeouts for connect and headers, none between body reads.
+type watchdog struct {
+	t *time.Timer
+	d time.Duration
+}
+
+func newWatchdog(ctx context.Context, idle time.Duration) (context.Context, *watchdog, func()) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	w := &watchdog{d: idle, t: time.AfterFunc(idle, func() { cancel(errStalled) })}
+	return ctx, w, func() { w.t.Stop(); cancel(nil) }
+}
+
+func (w *watchdog) kick() {
+	if w != nil {
+		w.t.Reset(w.d)
+	}
+}
+
+func stalled(ctx context.Context) bool { return errors.Is(context.Cause(ctx), errStalled) }
 
 // NewHTTPClient returns a client with connect and header timeouts but no
 // overall deadline (a box is hundreds of MB on conference wifi), and no
@@ -92,8 +156,10 @@ func IsNotFound(err error) bool {
 type Request struct {
 	URL    string
 	SHA256 string
-	Size   int64  // optional; checked when > 0
+	Size   int64  // optional; checked when > 0, and no byte beyond it is read
 	Name   string // for messages and the progress bar
+	// Max bounds the body when Size is not known (0 = no bound).
+	Max int64
 }
 
 // Result says where the file is and whether the network was used.
@@ -130,23 +196,59 @@ func (d *Downloader) Fetch(ctx context.Context, req Request) (Result, error) {
 	return Result{Path: p}, nil
 }
 
+// fetch downloads into a partial file of its own: it claims the shared
+// partial/<sha> of an interrupted fetch by an atomic rename (so it
+// resumes it), or starts a new one, and on interruption puts what it has
+// back under the shared name for the next run. Two fetches at once never
+// write, resume or commit the same file; the second to finish finds the
+// blob committed and drops its copy.
 func (d *Downloader) fetch(ctx context.Context, req Request) (string, error) {
-	partial := d.Cache.PartialPath(req.SHA256)
-	got, n, resumed, err := d.get(ctx, req.URL, req.Name, partial)
+	shared := d.Cache.PartialPath(req.SHA256)
+	if err := os.MkdirAll(filepath.Dir(shared), 0o755); err != nil {
+		return "", err
+	}
+	mine := fmt.Sprintf("%s.%d-%08x", shared, os.Getpid(), rand.Uint32())
+	if err := os.Rename(shared, mine); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	}
+	max := req.Max
+	if req.Size > 0 {
+		max = req.Size
+	}
+	got, n, resumed, err := d.get(ctx, req.URL, req.Name, mine, max)
 	if err != nil {
+		if p, ok := d.Cache.Path(req.SHA256); ok {
+			_ = os.Remove(mine) // a concurrent fetch finished it
+			return p, nil
+		}
+		keepPartial(mine, shared)
 		return "", err
 	}
 	if got != req.SHA256 || (req.Size > 0 && n != req.Size) {
-		_ = os.Remove(partial)
+		_ = os.Remove(mine)
 		return "", &cache.MismatchError{What: fmt.Sprintf("%s from %s", req.Name, req.URL), Want: req.SHA256, Got: got,
 			WantSize: req.Size, GotSize: n, Resumed: resumed}
 	}
-	return d.Cache.Commit(partial, req.SHA256)
+	return d.Cache.Commit(mine, req.SHA256)
+}
+
+// keepPartial puts an interrupted download back under the shared name,
+// unless a concurrent fetch left a longer one there.
+func keepPartial(mine, shared string) {
+	if size(mine) == 0 || size(shared) > size(mine) {
+		_ = os.Remove(mine)
+		return
+	}
+	if os.Rename(mine, shared) != nil {
+		_ = os.Remove(mine)
+	}
 }
 
 // FetchUnpinned downloads a file cododemo has no hash for (trust on first
 // use, for `cododemo lock` to pin) and returns its cache path and sha256.
-func (d *Downloader) FetchUnpinned(ctx context.Context, rawURL, name string) (string, string, error) {
+// It reads at most max bytes (0 = no bound): with no hash, the size is
+// the only thing that bounds what a server can make it store.
+func (d *Downloader) FetchUnpinned(ctx context.Context, rawURL, name string, max int64) (string, string, error) {
 	if d.Offline {
 		return "", "", fmt.Errorf("offline: %s has no pinned sha256 yet; run `cododemo lock` online once", name)
 	}
@@ -160,7 +262,7 @@ func (d *Downloader) FetchUnpinned(ctx context.Context, rawURL, name string) (st
 	}
 	defer os.RemoveAll(tmp)
 	dst := filepath.Join(tmp, "file")
-	sha, _, _, err := d.get(ctx, rawURL, name, dst)
+	sha, _, _, err := d.get(ctx, rawURL, name, dst, max)
 	if err != nil {
 		return "", "", err
 	}
@@ -169,8 +271,9 @@ func (d *Downloader) FetchUnpinned(ctx context.Context, rawURL, name string) (st
 }
 
 // get downloads rawURL to dst (resuming what dst holds) and returns the
-// sha256 and size of the finished file.
-func (d *Downloader) get(ctx context.Context, rawURL, name, dst string) (string, int64, bool, error) {
+// sha256 and size of the finished file, reading at most max bytes (0 =
+// no bound) and giving up when the body stalls.
+func (d *Downloader) get(ctx context.Context, rawURL, name, dst string, max int64) (string, int64, bool, error) {
 	if name == "" {
 		name = path.Base(rawURL)
 	}
@@ -181,7 +284,9 @@ func (d *Downloader) get(ctx context.Context, rawURL, name, dst string) (string,
 	if err != nil {
 		return "", 0, false, fmt.Errorf("%s: %w", name, err)
 	}
-	tr := &tracker{partial: dst, out: d.Progress, name: name}
+	ctx, dog, stop := newWatchdog(ctx, d.idle())
+	defer stop()
+	tr := &tracker{partial: dst, out: d.Progress, name: name, max: max, dog: dog}
 	client := &getter.Client{
 		Getters: []getter.Getter{
 			&getter.HttpGetter{Client: d.http(), XTerraformGetDisabled: true},
@@ -204,8 +309,17 @@ func (d *Downloader) get(ctx context.Context, rawURL, name, dst string) (string,
 			removeEmpty(dst, true)
 			return "", 0, false, fmt.Errorf("%s: %w", name, &HTTPError{URL: rawURL, Status: code})
 		}
-		if ctx.Err() != nil {
-			return "", 0, false, fmt.Errorf("%s: %w", name, ctx.Err())
+		var big *TooBigError
+		switch {
+		case errors.As(gerr, &big) || tr.tooBig:
+			_ = os.Remove(dst)
+			return "", 0, false, fmt.Errorf("%s: %w", name, &TooBigError{URL: rawURL, Max: max})
+		case stalled(ctx):
+			n := size(dst)
+			removeEmpty(dst, false)
+			return "", 0, false, fmt.Errorf("%s: %w", name, &StalledError{URL: rawURL, Idle: d.idle(), Kept: n})
+		case ctx.Err() != nil:
+			return "", 0, false, fmt.Errorf("%s: %w", name, context.Cause(ctx))
 		}
 		n := size(dst)
 		removeEmpty(dst, false)
@@ -213,6 +327,11 @@ func (d *Downloader) get(ctx context.Context, rawURL, name, dst string) (string,
 			return "", 0, false, fmt.Errorf("%s: download from %s interrupted after %d bytes (kept for resume; run again): %w", name, rawURL, n, gerr)
 		}
 		return "", 0, false, fmt.Errorf("%s: download from %s: %w", name, rawURL, gerr)
+	}
+	if max > 0 && size(dst) > max {
+		// A file:// source is copied without the tracker.
+		_ = os.Remove(dst)
+		return "", 0, false, fmt.Errorf("%s: %w", name, &TooBigError{URL: rawURL, Max: max})
 	}
 	sha, n, err := tr.sum()
 	return sha, n, tr.start > 0, err
@@ -274,6 +393,9 @@ type tracker struct {
 	partial string
 	out     io.Writer
 	name    string
+	max     int64 // 0 = no bound
+	dog     *watchdog
+	tooBig  bool
 
 	used  bool
 	start int64 // bytes already in the partial file when the body began
@@ -307,6 +429,7 @@ func (t *tracker) TrackProgress(_ string, current, total int64, stream io.ReadCl
 			}
 		}
 		t.err = err
+		t.dog.kick() // hashing the partial file is not the server's stall
 	}
 	if t.out != nil {
 		t.bar = newBar(t.out, t.name, current, total)
@@ -320,8 +443,17 @@ type trackedBody struct {
 }
 
 func (b *trackedBody) Read(p []byte) (int, error) {
+	if b.t.max > 0 && b.t.start+b.t.n >= b.t.max {
+		// Allow reading exactly max bytes and the EOF after them, no more.
+		p = p[:min(len(p), 1)]
+	}
 	n, err := b.rc.Read(p)
 	if n > 0 {
+		b.t.dog.kick()
+		if b.t.max > 0 && b.t.start+b.t.n+int64(n) > b.t.max {
+			b.t.tooBig = true
+			return 0, &TooBigError{Max: b.t.max}
+		}
 		b.t.hashAsync(p[:n])
 		b.t.n += int64(n)
 		if b.t.bar != nil {

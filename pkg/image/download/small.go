@@ -37,24 +37,46 @@ func (d *Downloader) Small(ctx context.Context, rawURL string) ([]byte, error) {
 		}
 		return data, nil
 	}
+	ctx, dog, stop := newWatchdog(ctx, d.idle())
+	defer stop()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
 	if err != nil {
 		return nil, err
 	}
 	resp, err := d.http().Do(req)
 	if err != nil {
+		if stalled(ctx) {
+			return nil, &StalledError{URL: rawURL, Idle: d.idle()}
+		}
 		return nil, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
 		return nil, &HTTPError{URL: rawURL, Status: resp.StatusCode}
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxSmall+1))
+	data, err := io.ReadAll(io.LimitReader(kicking{resp.Body, dog}, MaxSmall+1))
 	if err != nil {
+		if stalled(ctx) {
+			return nil, &StalledError{URL: rawURL, Idle: d.idle()}
+		}
 		return nil, fmt.Errorf("GET %s: %w", rawURL, err)
 	}
 	if len(data) > MaxSmall {
 		return nil, fmt.Errorf("GET %s: larger than %d bytes", rawURL, MaxSmall)
 	}
 	return data, nil
+}
+
+// kicking tells the watchdog about every read that brought bytes.
+type kicking struct {
+	r   io.Reader
+	dog *watchdog
+}
+
+func (k kicking) Read(p []byte) (int, error) {
+	n, err := k.r.Read(p)
+	if n > 0 {
+		k.dog.kick()
+	}
+	return n, err
 }
