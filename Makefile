@@ -42,6 +42,7 @@ bench:
 	bash scripts/bench-ssh.sh
 	sh scripts/bench-download.sh
 	sh scripts/bench-doctor.sh
+	sh scripts/bench-workshop.sh
 	$(GO) test -run '^$$' -bench StatusOverhead -benchtime 9x ./pkg/cmd/status
 
 # A short run of every fuzz target (the seeds run in `make test` anyway).

@@ -69,7 +69,7 @@ configuration error.`,
 	pf.StringVar(&o.Exercises, "exercises", "", "directory of exercise files replacing or adding to the built-in ones")
 	pf.DurationVar(&o.Timeout, "timeout", 30*time.Second, "time limit for each command")
 	pf.DurationVar(&o.ConnectTimeout, "connect-timeout", 10*time.Second, "time limit for each SSH connect and login")
-	cmd.AddCommand(newList(f, o), newShow(f, o), newRun(f, o), newCheck(f, o), newReset(f, o))
+	cmd.AddCommand(newList(f, o), newShow(f, o), newRun(f, o), newCheck(f, o), newReset(f, o), newLoadKit(f, o))
 	return cmd
 }
 
@@ -480,4 +480,49 @@ func newReset(f *cmdutil.Factory, o *Options) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+func newLoadKit(f *cmdutil.Factory, o *Options) *cobra.Command {
+	var sum string
+	cmd := &cobra.Command{
+		Use:   "load-kit FILE|DIR",
+		Short: "docker-load the workshop's image kit on every node, over SSH (no registry, no internet)",
+		Long: `load-kit streams the kit tarball (scripts/build-kit.sh makes one per
+architecture) over each node's SSH connection into docker load, then checks
+every image of the kit is there. Given a directory, each node gets the
+tarball of its own architecture, checked against SHA256SUMS when present.`,
+		Example: `  cododemo workshop load-kit dist/kit
+  cododemo workshop load-kit cododemo-kit-amd64.tar --sha256 edb0f965...`,
+		Args: func(cmd *cobra.Command, args []string) error { return cmdutil.Usage(cobra.ExactArgs(1)(cmd, args)) },
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path := args[0]
+			if !filepath.IsAbs(path) {
+				path = filepath.Join(f.WorkDir, path)
+			}
+			t, err := o.target(cmd, f)
+			if err != nil {
+				return err
+			}
+			e, done := o.engine(cmd, f, t)
+			defer done()
+			ctx := cmd.Context()
+			if ctx == nil {
+				ctx = context.Background()
+			}
+			failed := false
+			for _, sr := range e.LoadKit(ctx, workshop.KitSource{Path: path, SHA256: sum}) {
+				status := "ok  "
+				if sr.Status != health.Pass {
+					status, failed = "FAIL", true
+				}
+				fmt.Fprintf(o.IO.Out, "%s %s\n", status, sr.Message)
+			}
+			if failed {
+				return &cmdutil.SilentError{Code: cmdutil.ExitFailure}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&sum, "sha256", "", "the tarball's expected sha256 (for a single FILE)")
+	return cmd
 }
