@@ -74,11 +74,12 @@ func checkVagrantVersion(t Target, f *Facts) Finding {
 		return skip("Vagrant did not run (see CD001)")
 	}
 	v := f.Vagrant.Val
-	if CompareVersions(v, MinVagrant) < 0 {
-		return fail("upgrade Vagrant: "+installVagrant(f.HostOS),
-			"Vagrant %s is older than %s, the oldest the Flatcar box's Vagrantfile works with", v, MinVagrant)
+	need, why := vagrantForBox(t)
+	if CompareVersions(v, need) < 0 {
+		return fail("upgrade Vagrant: "+strings.Replace(installVagrant(f.HostOS), MinVagrant, need, 1),
+			"Vagrant %s is older than %s, %s", v, need, why)
 	}
-	return ok("Vagrant %s >= %s", v, MinVagrant)
+	return ok("Vagrant %s >= %s", v, need)
 }
 
 func checkVirtualBox(t Target, f *Facts) Finding {
@@ -115,6 +116,11 @@ func checkVagrantVirtualBox(t Target, f *Facts) Finding {
 	case tooOld:
 		return fail("upgrade VirtualBox to 7.0 or newer: "+installVirtualBox(f.HostOS),
 			"VirtualBox %s is older than %s, the oldest cododemo supports", vb, oldestVBox)
+	case need == "" && CompareVersions(vg, newestKnownVagrant()) <= 0:
+		// Vagrant's driver map ends at what it knew when released; a
+		// newer VirtualBox is refused by name, whatever it could do.
+		return fail(fmt.Sprintf("install VirtualBox %s (the newest Vagrant %s knows), or a Vagrant newer than %s if one supports %s", newestVBoxFor(vg), vg, vg, majorMinor(vb)),
+			"Vagrant %s refuses VirtualBox %s: it knows releases up to %s only", vg, vb, strings.TrimSuffix(newestVBoxFor(vg), ".x"))
 	case need == "":
 		return warn("if `vagrant up` reports the VirtualBox version as unsupported, upgrade Vagrant or install the newest VirtualBox it lists",
 			"VirtualBox %s is newer than any release cododemo knows Vagrant supports", vb)
@@ -199,10 +205,7 @@ func checkVirtualization(t Target, f *Facts) Finding {
 			return fail("enable VT-x/AMD-V in the BIOS/UEFI setup (inside a VM: enable nested virtualisation); or use provider: libvirt with libvirt.driver: qemu",
 				"%s; VirtualBox cannot start 64-bit guests without it", noFlag)
 		}
-		if v.KVM && f.HostOS == "linux" {
-			return warn("if `vagrant up` fails with VERR_VMX_IN_VMX_ROOT_MODE, stop the KVM guests and `sudo modprobe -r kvm_intel kvm_amd`",
-				"CPU has %s, and the kvm module is loaded (/dev/kvm exists): older VirtualBox releases cannot share VT-x with KVM", v.CPUFlag)
-		}
+		// KVM holding VT-x is CD017's finding.
 		return ok("CPU has %s", v.CPUFlag)
 	case "libvirt":
 		if t.LibvirtDriver == "qemu" {
@@ -242,8 +245,8 @@ func checkArch(t Target, f *Facts) Finding {
 	case host == box:
 		return ok("host %s, box %s", host, box)
 	case host == "arm64" && box == "amd64":
-		return fail("run the lab on an amd64 (Intel/AMD) machine; or set arch: arm64 with provider: libvirt where an arm64 box exists",
-			"this host is arm64 (Apple silicon or another ARM machine) and the box is amd64: VirtualBox on arm64 runs only arm64 guests, and emulating x86 boots far too slowly for a lab")
+		return fail(arm64Fix,
+			"this host is arm64 (Apple silicon or another ARM machine): Flatcar publishes no arm64 Vagrant or VirtualBox box, VirtualBox on arm64 runs only arm64 guests, and emulating the amd64 box boots far too slowly for a lab. Nothing was downloaded")
 	case host == "amd64" && box == "arm64":
 		if t.Provider == "libvirt" && t.LibvirtDriver == "qemu" {
 			return warn("set arch: amd64 unless you need arm64 guests",

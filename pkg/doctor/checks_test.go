@@ -66,8 +66,18 @@ func healthy() *Facts {
 		VBoxNetworks: okResult(NetworksConf{Enforced: true, Path: "/etc/vbox/networks.conf"}),
 		Box:          okResult(BoxCache{Versions: []string{"4593.2.5"}, Dir: "/home/u/.vagrant.d/boxes/flatcar-stable"}),
 		SSHKey:       okResult(KeyInfo{Present: true, Mode: 0o600}),
+		Kernel:       okResult("6.1.0-28-amd64"),
+		KVMModule:    okResult(KVMModule{}),
+		SigningKey:   okResult(SigningKey{ID: "32DA80F91EF52974", Expires: keyExpiry, Refreshed: true}),
+		Now:          today,
 	}
 }
+
+// Flatcar's signing subkey of 2025-2027, and the day these tests judge on.
+var (
+	keyExpiry = time.Date(2027, 3, 8, 0, 0, 0, 0, time.UTC)
+	today     = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+)
 
 func find(t *testing.T, r Report, code string) Finding {
 	t.Helper()
@@ -130,6 +140,18 @@ func TestChecks(t *testing.T) {
 			StatusFail, []string{"2.2.4 is older than 2.2.5"}},
 		{"vagrant exactly minimum", "CD002", nil, nil, func(f *Facts) { f.Vagrant = okResult("2.2.5") },
 			StatusOK, nil},
+		{"4722 box needs cloud-init networking", "CD002", nil, func(tg *Target) { tg.Channel = "beta"; tg.Box.Version = "4722.1.0" },
+			func(f *Facts) { f.Vagrant = okResult("2.2.18") },
+			StatusFail, []string{"2.2.18 is older than 2.2.19", "Flatcar beta 4722.1.0", "configure_networks_cloud_init", "Vagrant >= 2.2.19"}},
+		{"alpha without a lock is past 4722", "CD002", []func(*config.Lab){func(l *config.Lab) { l.Channel = "alpha" }}, nil,
+			func(f *Facts) { f.Vagrant = okResult("2.2.10") },
+			StatusFail, []string{"older than 2.2.19", "Flatcar alpha"}},
+		{"4722 box with 2.2.19", "CD002", nil, func(tg *Target) { tg.Box.Version = "4790.0.0" },
+			func(f *Facts) { f.Vagrant = okResult("2.2.19") },
+			StatusOK, []string{">= 2.2.19"}},
+		{"stable box with old vagrant", "CD002", nil, func(tg *Target) { tg.Box.Version = "4593.2.5" },
+			func(f *Facts) { f.Vagrant = okResult("2.2.10") },
+			StatusOK, []string{">= 2.2.5"}},
 		{"virtualbox missing", "CD003", nil, nil, func(f *Facts) { f.VirtualBox = errResult[VirtualBox](notFound) },
 			StatusFail, []string{"VirtualBox is not installed", "install VirtualBox", "provider: libvirt"}},
 		{"virtualbox missing on macOS", "CD003", nil, nil,
@@ -145,7 +167,16 @@ func TestChecks(t *testing.T) {
 		{"vbox 7.1 with vagrant 2.4.2", "CD004", nil, nil,
 			func(f *Facts) { f.Vagrant = okResult("2.4.2"); f.VirtualBox = okResult(VirtualBox{Version: "7.1.4"}) },
 			StatusOK, []string{"since Vagrant 2.4.2"}},
-		{"vbox from the future", "CD004", nil, nil, func(f *Facts) { f.VirtualBox = okResult(VirtualBox{Version: "8.0.0"}) },
+		{"vbox 7.2 with vagrant 2.4.8", "CD004", nil, nil,
+			func(f *Facts) { f.Vagrant = okResult("2.4.8"); f.VirtualBox = okResult(VirtualBox{Version: "7.2.2"}) },
+			StatusFail, []string{"Vagrant 2.4.8 refuses VirtualBox 7.2.2", "Vagrant 2.4.9", "VirtualBox 7.1.x"}},
+		{"vbox 7.2 with vagrant 2.4.9", "CD004", nil, nil,
+			func(f *Facts) { f.Vagrant = okResult("2.4.9"); f.VirtualBox = okResult(VirtualBox{Version: "7.2.4"}) },
+			StatusOK, []string{"since Vagrant 2.4.9"}},
+		{"vbox newer than this vagrant knows", "CD004", nil, nil, func(f *Facts) { f.VirtualBox = okResult(VirtualBox{Version: "8.0.0"}) },
+			StatusFail, []string{"Vagrant 2.3.4 refuses VirtualBox 8.0.0", "up to 7.0", "install VirtualBox 7.0.x"}},
+		{"vbox and vagrant both from the future", "CD004", nil, nil,
+			func(f *Facts) { f.Vagrant = okResult("2.5.0"); f.VirtualBox = okResult(VirtualBox{Version: "8.0.0"}) },
 			StatusWarn, []string{"newer than any release"}},
 		{"vbox too old", "CD004", nil, nil, func(f *Facts) { f.VirtualBox = okResult(VirtualBox{Version: "5.2.44"}) },
 			StatusFail, []string{"older than 6.0"}},
@@ -166,8 +197,8 @@ func TestChecks(t *testing.T) {
 		{"plugin present", "CD006", []func(*config.Lab){libvirt}, nil, nil, StatusOK, []string{"vagrant-libvirt 0.11.2 with Vagrant 2.3.4"}},
 		{"no vt-x for virtualbox", "CD007", nil, nil, func(f *Facts) { f.Virt = okResult(Virt{Known: true, KVM: true}) },
 			StatusFail, []string{"neither vmx nor svm", "BIOS/UEFI"}},
-		{"kvm loaded beside virtualbox", "CD007", nil, nil, func(f *Facts) { f.Virt = okResult(Virt{Known: true, CPUFlag: "svm", KVM: true}) },
-			StatusWarn, []string{"VERR_VMX_IN_VMX_ROOT_MODE"}},
+		{"kvm beside virtualbox is CD017's", "CD007", nil, nil, func(f *Facts) { f.Virt = okResult(Virt{Known: true, CPUFlag: "svm", KVM: true}) },
+			StatusOK, []string{"CPU has svm"}},
 		{"windows cannot tell", "CD007", nil, nil, func(f *Facts) { f.HostOS = "windows"; f.Virt = okResult(Virt{}) },
 			StatusSkip, []string{"without admin rights"}},
 		{"libvirt kvm without /dev/kvm", "CD007", []func(*config.Lab){libvirt}, nil, func(f *Facts) { f.Virt = okResult(Virt{Known: true}) },
@@ -184,7 +215,11 @@ func TestChecks(t *testing.T) {
 			func(f *Facts) { f.Virt = okResult(Virt{Known: true}) },
 			StatusOK, []string{"software emulation"}},
 		{"arm64 laptop amd64 box", "CD008", nil, nil, func(f *Facts) { f.HostArch = "arm64" },
-			StatusFail, []string{"host is arm64", "box is amd64", "amd64 (Intel/AMD) machine"}},
+			StatusFail, []string{"host is arm64", "no arm64 Vagrant or VirtualBox box", "Nothing was downloaded", "amd64 machine", "verify --inventory hosts.yaml", "ssh -i hosts.yaml"}},
+		{"apple silicon mac", "CD008", nil, nil, func(f *Facts) { f.HostOS = "darwin"; f.HostArch = "arm64" },
+			StatusFail, []string{"Apple silicon", "inventory"}},
+		{"intel mac keeps virtualbox", "CD008", nil, nil, func(f *Facts) { f.HostOS = "darwin" },
+			StatusOK, []string{"host amd64, box amd64"}},
 		{"amd64 laptop arm64 box", "CD008", []func(*config.Lab){func(l *config.Lab) { l.Arch = "arm64" }}, nil, nil,
 			StatusFail, []string{"cannot run the arm64 box", "set arch: amd64"}},
 		{"arm64 box emulated by qemu", "CD008",
@@ -284,6 +319,46 @@ func TestChecks(t *testing.T) {
 			StatusFail, []string{"mode 0644", "chmod 600 /lab/.cododemo/id_ed25519"}},
 		{"ssh key absent", "CD016", nil, nil, func(f *Facts) { f.SSHKey = okResult(KeyInfo{}) },
 			StatusOK, []string{"does not exist yet"}},
+		{"no kvm module", "CD017", nil, nil, nil, StatusOK, []string{"no KVM module"}},
+		{"kvm on 6.12 takes vt-x at load", "CD017", nil, nil,
+			func(f *Facts) {
+				f.Kernel = okResult("6.12.9-amd64")
+				f.KVMModule = okResult(KVMModule{Loaded: []string{"kvm", "kvm_intel"}, VirtAtLoad: true, VirtAtLoadKnown: true})
+			},
+			StatusFail, []string{"kvm, kvm_intel loaded on Linux 6.12.9-amd64", "VERR_VMX_IN_VMX_ROOT_MODE", "modprobe -r kvm_intel kvm", "enable_virt_at_load=0"}},
+		{"kvm on 6.12 told not to", "CD017", nil, nil,
+			func(f *Facts) {
+				f.Kernel = okResult("6.12.9-amd64")
+				f.KVMModule = okResult(KVMModule{Loaded: []string{"kvm", "kvm_amd"}, VirtAtLoadKnown: true})
+			},
+			StatusWarn, []string{"while a KVM guest runs", "modprobe -r kvm_amd kvm"}},
+		{"kvm on 6.12 parameter unreadable", "CD017", nil, nil,
+			func(f *Facts) {
+				f.Kernel = okResult("6.13.0")
+				f.KVMModule = okResult(KVMModule{Loaded: []string{"kvm", "kvm_amd"}})
+			},
+			StatusFail, []string{"from the moment it loads"}},
+		{"kvm on 6.1", "CD017", nil, nil,
+			func(f *Facts) { f.KVMModule = okResult(KVMModule{Loaded: []string{"kvm", "kvm_intel"}}) },
+			StatusWarn, []string{"Linux 6.1.0-28-amd64", "while a KVM guest runs"}},
+		{"kvm irrelevant to libvirt", "CD017", []func(*config.Lab){libvirt}, nil,
+			func(f *Facts) {
+				f.KVMModule = okResult(KVMModule{Loaded: []string{"kvm"}, VirtAtLoad: true, VirtAtLoadKnown: true})
+			},
+			StatusSkip, nil},
+		{"kvm is linux only", "CD017", nil, nil, func(f *Facts) { f.HostOS = "darwin"; f.KVMModule = errResult[KVMModule](errors.ErrUnsupported) },
+			StatusSkip, nil},
+		{"signing key 97 days left", "CD018", nil, nil, nil,
+			StatusOK, []string{"32DA80F91EF52974", "valid until 2027-03-08 (97 days)"}},
+		{"signing key 89 days left", "CD018", nil, nil, func(f *Facts) { f.Now = keyExpiry.Add(-89*24*time.Hour + time.Hour) },
+			StatusWarn, []string{"expires 2027-03-08, in 89 days", "cododemo lock", "bundle import", "keep verifying"}},
+		{"only the embedded key, long expired", "CD018", nil, nil,
+			func(f *Facts) {
+				f.SigningKey = okResult(SigningKey{ID: "85F7C8868837E271", Expires: time.Date(2025, 3, 6, 0, 0, 0, 0, time.UTC)})
+			},
+			StatusWarn, []string{"85F7C8868837E271 (built into cododemo), expired 2025-03-06", "online"}},
+		{"signing key for coreos", "CD018", []func(*config.Lab){func(l *config.Lab) { l.Distro = "coreos"; l.Format = "cloud-config" }}, nil, nil,
+			StatusSkip, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

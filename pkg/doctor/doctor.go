@@ -48,13 +48,13 @@ type Check struct {
 func Checks() []Check {
 	return []Check{
 		{"CD001", "vagrant", "Vagrant is installed and runs", checkVagrant},
-		{"CD002", "vagrant-version", "Vagrant is at least 2.2.5, what the Flatcar box requires", checkVagrantVersion},
+		{"CD002", "vagrant-version", "Vagrant is as new as the box needs: 2.2.5, and 2.2.19 for Flatcar 4722 and later (alpha, beta)", checkVagrantVersion},
 		{"CD003", "virtualbox", "VirtualBox (VBoxManage) is installed and its kernel driver loaded", checkVirtualBox},
-		{"CD004", "vagrant-virtualbox", "this Vagrant supports this VirtualBox release", checkVagrantVirtualBox},
+		{"CD004", "vagrant-virtualbox", "this Vagrant supports this VirtualBox release (7.1 needs Vagrant 2.4.2, 7.2 needs 2.4.9)", checkVagrantVirtualBox},
 		{"CD005", "libvirt", "virsh is installed and qemu:///system answers", checkLibvirt},
 		{"CD006", "vagrant-libvirt", "the vagrant-libvirt plugin is installed", checkVagrantLibvirt},
 		{"CD007", "virtualization", "hardware virtualisation (VT-x/AMD-V, /dev/kvm) is usable", checkVirtualization},
-		{"CD008", "arch", "the host can run the box's architecture", checkArch},
+		{"CD008", "arch", "the host can run the box's architecture (Flatcar has no arm64 Vagrant box: Apple silicon uses a lab elsewhere)", checkArch},
 		{"CD009", "memory", "free memory holds every node plus a reserve for the host", checkMemory},
 		{"CD010", "disk", "free disk holds the box and the VM disks", checkDisk},
 		{"CD011", "forwarded-ports", "the host ports the lab forwards are free", checkForwardedPorts},
@@ -63,6 +63,8 @@ func Checks() []Check {
 		{"CD014", "subnet-clash", "no host interface or route (docker0, VPN) overlaps the lab's subnet", checkSubnetClash},
 		{"CD015", "box", "the box the lock pins is in Vagrant's cache", checkBox},
 		{"CD016", "ssh-key", "the lab's SSH key is readable by its owner only", checkSSHKey},
+		{"CD017", "kvm-virtualbox", "on Linux, no KVM module holds VT-x/AMD-V while the provider is VirtualBox", checkKVMVirtualBox},
+		{"CD018", "signing-key", "Flatcar's image-signing subkey does not expire within 90 days", checkSigningKey},
 	}
 }
 

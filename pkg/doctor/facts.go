@@ -39,6 +39,38 @@ type Probes interface {
 	VBoxNetworks(ctx context.Context) (NetworksConf, error)
 	Box(ctx context.Context, home string, ref BoxRef) (BoxCache, error)
 	KeyFile(ctx context.Context, path string) (KeyInfo, error)
+	// Kernel is the Linux kernel release ("6.12.9-amd64");
+	// errors.ErrUnsupported elsewhere.
+	Kernel(ctx context.Context) (string, error)
+	// KVMModule says which KVM modules are loaded and whether KVM takes
+	// VT-x/AMD-V when it loads; errors.ErrUnsupported off Linux.
+	KVMModule(ctx context.Context) (KVMModule, error)
+	// SigningKey is the newest Flatcar image-signing subkey cododemo
+	// trusts: the embedded key plus the cache's refreshed copy.
+	SigningKey(ctx context.Context) (SigningKey, error)
+	// Now is the host's clock (key expiry is judged against it).
+	Now() time.Time
+}
+
+// KVMModule is what /proc/modules and the kvm module's parameters say.
+type KVMModule struct {
+	// Loaded lists kvm, kvm_intel, kvm_amd as far as they are loaded.
+	Loaded []string
+	// VirtAtLoad is kvm.enable_virt_at_load (Linux >= 6.12): KVM turns
+	// VT-x on for itself as soon as the module loads, not when a guest
+	// starts. Unknown (the parameter missing) is false.
+	VirtAtLoad bool
+	// VirtAtLoadKnown says the parameter exists.
+	VirtAtLoadKnown bool
+}
+
+// SigningKey is the newest Flatcar signing subkey of the trusted keyring.
+type SigningKey struct {
+	ID      string    // long key ID, 16 hex digits
+	Expires time.Time // zero: never expires
+	// Refreshed says the key came from the cache's refreshed copy of
+	// Flatcar's key rather than the one built into cododemo.
+	Refreshed bool
 }
 
 // Plugin is one line of `vagrant plugin list`.
@@ -165,6 +197,11 @@ type Facts struct {
 	VBoxNetworks   Result[NetworksConf]
 	Box            Result[BoxCache]
 	SSHKey         Result[KeyInfo]
+	Kernel         Result[string]
+	KVMModule      Result[KVMModule]
+	SigningKey     Result[SigningKey]
+	// Now is when the facts were gathered.
+	Now time.Time
 }
 
 // DiskFact is the free space where one part of the lab lands.
@@ -189,7 +226,7 @@ func Gather(ctx context.Context, p Probes, t Target, timeout time.Duration) *Fac
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	f := &Facts{HostOS: p.HostOS(), HostArch: p.HostArch(), VagrantHome: p.VagrantHome()}
+	f := &Facts{HostOS: p.HostOS(), HostArch: p.HostArch(), VagrantHome: p.VagrantHome(), Now: p.Now()}
 	var wg sync.WaitGroup
 	// Each job writes only its own field, and only after its probe call
 	// returned or was abandoned, so the fields need no lock.
@@ -212,6 +249,11 @@ func Gather(ctx context.Context, p Probes, t Target, timeout time.Duration) *Fac
 	if vbox {
 		job(func() { f.VirtualBox = probe(ctx, timeout, "`VBoxManage --version`", p.VirtualBox) })
 		job(func() { f.VBoxNetworks = probe(ctx, timeout, "reading networks.conf", p.VBoxNetworks) })
+		job(func() { f.Kernel = probe(ctx, timeout, "reading the kernel release", p.Kernel) })
+		job(func() { f.KVMModule = probe(ctx, timeout, "reading /proc/modules", p.KVMModule) })
+	}
+	if t.Distro == "flatcar" {
+		job(func() { f.SigningKey = probe(ctx, timeout, "reading Flatcar's signing key", p.SigningKey) })
 	}
 	job(func() { f.Virt = probe(ctx, timeout, "reading CPU flags", p.Virtualization) })
 	job(func() { f.Memory = probe(ctx, timeout, "reading free memory", p.Memory) })

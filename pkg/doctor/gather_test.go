@@ -120,6 +120,20 @@ func (p *fakeProbes) KeyFile(ctx context.Context, path string) (KeyInfo, error) 
 	return p.facts.SSHKey.Val, p.facts.SSHKey.Err
 }
 
+func (p *fakeProbes) Kernel(ctx context.Context) (string, error) {
+	p.call(ctx, "kernel")
+	return p.facts.Kernel.Val, p.facts.Kernel.Err
+}
+func (p *fakeProbes) KVMModule(ctx context.Context) (KVMModule, error) {
+	p.call(ctx, "kvm modules")
+	return p.facts.KVMModule.Val, p.facts.KVMModule.Err
+}
+func (p *fakeProbes) SigningKey(ctx context.Context) (SigningKey, error) {
+	p.call(ctx, "signing key")
+	return p.facts.SigningKey.Val, p.facts.SigningKey.Err
+}
+func (p *fakeProbes) Now() time.Time { return p.facts.Now }
+
 func TestGatherRunsOnlyWhatTheProviderNeeds(t *testing.T) {
 	p := &fakeProbes{facts: healthy()}
 	f := Gather(context.Background(), p, target(t), time.Second)

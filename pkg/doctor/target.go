@@ -17,6 +17,7 @@ const KeyFileName = labstate.PrivateKeyFile
 type Target struct {
 	Name          string
 	Distro        string
+	Channel       string // flatcar: alpha, beta, stable, lts
 	Provider      string // virtualbox or libvirt
 	Arch          string // box architecture: amd64 or arm64
 	LibvirtDriver string // kvm or qemu
@@ -55,6 +56,7 @@ func NewTarget(p *plan.Plan, stateDir string) Target {
 	t := Target{
 		Name:          lab.Name,
 		Distro:        lab.Distro,
+		Channel:       lab.Channel,
 		Provider:      lab.Provider,
 		Arch:          lab.Arch,
 		LibvirtDriver: lab.Libvirt.Driver,

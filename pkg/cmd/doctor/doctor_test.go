@@ -114,6 +114,15 @@ func (s stubProbes) Box(context.Context, string, doctor.BoxRef) (doctor.BoxCache
 	return doctor.BoxCache{}, nil
 }
 
+func (s stubProbes) Kernel(context.Context) (string, error) { return "6.1.0-28-amd64", nil }
+func (s stubProbes) KVMModule(context.Context) (doctor.KVMModule, error) {
+	return doctor.KVMModule{}, nil
+}
+func (s stubProbes) SigningKey(context.Context) (doctor.SigningKey, error) {
+	return doctor.SigningKey{ID: "32DA80F91EF52974", Expires: time.Date(2027, 3, 8, 0, 0, 0, 0, time.UTC), Refreshed: true}, nil
+}
+func (s stubProbes) Now() time.Time { return time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC) }
+
 func runStub(t *testing.T, out cmdutil.Output, p stubProbes, tty bool) (string, string, error) {
 	t.Helper()
 	dir := t.TempDir()

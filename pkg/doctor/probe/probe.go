@@ -16,6 +16,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/cododemo/cododemo/pkg/doctor"
 	"github.com/cododemo/cododemo/pkg/exec"
@@ -32,6 +33,11 @@ type Host struct {
 	NetworksConf string // /etc/vbox/networks.conf
 	KVMDevice    string // /dev/kvm
 	LibvirtPool  string // /var/lib/libvirt/images
+	SysDir       string // /sys
+	// CacheDir is the image cache, where a refreshed copy of Flatcar's
+	// signing key is kept ("" = the default, as pkg/image finds it).
+	CacheDir string
+	Clock    func() time.Time
 }
 
 // New returns probes of this machine.
@@ -48,6 +54,8 @@ func New(r exec.Runner, getenv func(string) string) *Host {
 		NetworksConf: "/etc/vbox/networks.conf",
 		KVMDevice:    "/dev/kvm",
 		LibvirtPool:  "/var/lib/libvirt/images",
+		SysDir:       "/sys",
+		Clock:        time.Now,
 	}
 }
 
