@@ -16,4 +16,6 @@ const (
 	Butane          = "node.bu.tmpl"
 	CloudConfig     = "cloud-config.tmpl"
 	EtcdEnvironment = "etcd-env.tmpl"
+	// NodeFiles holds the files and units both delivery formats share.
+	NodeFiles = "node-files.tmpl"
 )

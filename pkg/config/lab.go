@@ -20,7 +20,8 @@ type Lab struct {
 	Arch string `yaml:"arch" mapstructure:"arch"`
 	// Provider is the Vagrant provider: virtualbox (default) or libvirt.
 	Provider string `yaml:"provider" mapstructure:"provider"`
-	// Format is the first-boot provisioning: ignition or cloud-config.
+	// Format is the first-boot provisioning: auto (decided per box
+	// generation and provider by the plan), ignition or cloud-config.
 	Format string `yaml:"format" mapstructure:"format"`
 	// StateDir holds the rendered Vagrantfile, node configs, keys and logs,
 	// relative to the config file's directory.
@@ -39,6 +40,7 @@ type Lab struct {
 	Etcd          Etcd           `yaml:"etcd" mapstructure:"etcd"`
 	Fleet         Fleet          `yaml:"fleet" mapstructure:"fleet"`
 	Docker        Docker         `yaml:"docker" mapstructure:"docker"`
+	Updates       Updates        `yaml:"updates" mapstructure:"updates"`
 	FirstBoot     FirstBoot      `yaml:"first_boot" mapstructure:"first_boot"`
 	Libvirt       Libvirt        `yaml:"libvirt" mapstructure:"libvirt"`
 	ForwardPorts  []ForwardPort  `yaml:"forwarded_ports" mapstructure:"forwarded_ports"`
@@ -113,6 +115,15 @@ type Docker struct {
 	Port int  `yaml:"port" mapstructure:"port"`
 }
 
+// Updates configures Flatcar's update engine on the nodes.
+type Updates struct {
+	// Enabled lets nodes download OS updates. Off by default: a lab on a
+	// room's wifi must not pull hundreds of MiB per node, and update.conf's
+	// SERVER=disabled is the only setting that stops the download
+	// (REBOOT_STRATEGY=off alone still downloads). Reboots stay off either way.
+	Enabled bool `yaml:"enabled" mapstructure:"enabled"`
+}
+
 // FirstBoot configures the HTTP server that hands nodes their full Ignition
 // config when it is too big to inline (VirtualBox's 1024-byte limit) and
 // serves the artifacts (fleet, etcd) the nodes install.
@@ -152,7 +163,7 @@ type SharedFolder struct {
 var (
 	Distros   = []string{"flatcar", "coreos"}
 	Providers = []string{"virtualbox", "libvirt"}
-	Formats   = []string{"ignition", "cloud-config"}
+	Formats   = []string{"auto", "ignition", "cloud-config"}
 	Arches    = []string{"amd64", "arm64"}
 	// Channels per distro; CoreOS Container Linux never had lts.
 	Channels = map[string][]string{
@@ -178,7 +189,7 @@ func Default() Lab {
 		Version:  "current",
 		Arch:     "amd64",
 		Provider: "virtualbox",
-		Format:   "", // by distro: ignition on flatcar, cloud-config on coreos
+		Format:   "", // auto on flatcar (the plan decides per box), cloud-config on coreos
 		StateDir: ".cododemo",
 		Nodes:    Nodes{Count: 3, Prefix: "core", CPUs: 1, Memory: 2048},
 		Network:  Network{CIDR: "192.168.56.0/24", FirstHost: 101},

@@ -80,7 +80,7 @@ func AddLabFlags(fs *pflag.FlagSet) {
 	fs.String("os-version", d.Version, "OS version: current or exact (e.g. 4593.2.5)")
 	fs.IntP("nodes", "n", d.Nodes.Count, "number of nodes")
 	fs.String("provider", d.Provider, "Vagrant provider: virtualbox or libvirt")
-	fs.String("format", "", "provisioning: ignition (flatcar default) or cloud-config")
+	fs.String("format", "", "provisioning: auto (by box generation and provider), ignition or cloud-config")
 	fs.String("state-dir", d.StateDir, "directory for the rendered lab, keys and logs")
 	fs.String("templates", "", "directory of templates overriding the embedded ones")
 	for name, key := range map[string]string{
@@ -216,7 +216,7 @@ func fileError(err error, display string) error {
 // normalize fills settings whose default depends on others.
 func normalize(l *Lab) {
 	if l.Format == "" {
-		l.Format = "ignition"
+		l.Format = "auto"
 		if l.Distro == "coreos" {
 			l.Format = "cloud-config"
 		}

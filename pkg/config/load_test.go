@@ -83,8 +83,8 @@ func TestPrecedenceFileEnvFlag(t *testing.T) {
 	if !got.Docker.TCP {
 		t.Errorf("docker.tcp from env not applied")
 	}
-	if got.Format != "ignition" {
-		t.Errorf("format = %q, want ignition by distro", got.Format)
+	if got.Format != "auto" {
+		t.Errorf("format = %q, want auto by distro (the plan decides per box)", got.Format)
 	}
 }
 

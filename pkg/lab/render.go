@@ -34,7 +34,7 @@ func (l *Lab) WriteRender(version string, force bool, out io.Writer) (*render.Re
 		return nil, err
 	}
 	rel := relTo(l.Dir, l.State.Path)
-	fmt.Fprintf(out, "rendered %s into %s: %d written, %d unchanged", Describe(l.Lab), rel, len(rep.Written), len(rep.Unchanged))
+	fmt.Fprintf(out, "rendered %s into %s: %d written, %d unchanged", Describe(l.Plan.Lab), rel, len(rep.Written), len(rep.Unchanged))
 	if len(rep.Removed) > 0 {
 		fmt.Fprintf(out, ", %d removed (%s)", len(rep.Removed), strings.Join(rep.Removed, ", "))
 	}
@@ -55,6 +55,7 @@ func (l *Lab) ConfigDirFromState() string {
 }
 
 // Describe is a lab in one line: "3 x flatcar stable current (ignition, virtualbox)".
+// Pass the plan's copy (Plan.Lab), whose format is the one decided for the box.
 func Describe(c config.Lab) string {
 	return fmt.Sprintf("%d x %s %s %s (%s, %s)", c.Nodes.Count, c.Distro, c.Channel, c.Version, c.Format, c.Provider)
 }

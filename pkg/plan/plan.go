@@ -42,6 +42,12 @@ type Plan struct {
 	Box       Box
 	FirstBoot FirstBoot
 	Artifacts []Artifact
+	// Provision is the first-boot decision every node follows. Lab.Format
+	// holds its concrete format (never "auto").
+	Provision Provisioning
+	// Updates is false when nodes must not download OS updates
+	// (update.conf SERVER=disabled).
+	Updates bool
 }
 
 // Node is one VM.
@@ -55,6 +61,9 @@ type Node struct {
 	MAC string
 	// EtcdName is the member name (the node name).
 	EtcdName string
+	// Delivery is how this node gets its first-boot config (the plan's
+	// Provision.Delivery: one box, one decision).
+	Delivery Delivery
 }
 
 // Etcd is the static bootstrap shared by all members.
@@ -115,6 +124,20 @@ func New(lab config.Lab, lock *config.Lock, s Secrets) (*Plan, error) {
 		HostIP:  nth(pfx, 1),
 		SSHUser: "core",
 	}
+	version := ""
+	if lab.Box.Name == "" && lock != nil && lock.Resolved() {
+		version = lock.OS.Version
+	} else if lab.Version != "current" {
+		version = lab.Version
+	}
+	prov, err := decideProvisioning(lab, version)
+	if err != nil {
+		return nil, err
+	}
+	p.Provision = prov
+	p.Lab.Format = prov.Format
+	p.Updates = lab.Updates.Enabled
+
 	var cluster []string
 	for i := 1; i <= lab.Nodes.Count; i++ {
 		n := Node{
@@ -125,6 +148,7 @@ func New(lab config.Lab, lock *config.Lock, s Secrets) (*Plan, error) {
 		n.VMName = lab.Name + "-" + n.Name
 		n.MAC = mac(lab.Name, i)
 		n.EtcdName = n.Name
+		n.Delivery = prov.Delivery
 		cluster = append(cluster, fmt.Sprintf("%s=http://%s", n.EtcdName, netip.AddrPortFrom(n.IP, uint16(lab.Etcd.PeerPort))))
 		p.Nodes = append(p.Nodes, n)
 	}

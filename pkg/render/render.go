@@ -18,8 +18,9 @@ import (
 	"github.com/cododemo/cododemo/templates"
 )
 
-// VirtualBoxIgnitionLimit is the most VirtualBox stores in the
-// /Ignition/Config guest property (Flatcar docs; coreos/ignition#2226).
+// VirtualBoxIgnitionLimit bounds what VirtualBox stores in the
+// /Ignition/Config guest property (Flatcar docs; coreos/ignition#2226): the
+// value and its terminating NUL must fit, so a config must be shorter.
 const VirtualBoxIgnitionLimit = 1024
 
 // File is one rendered file, relative to the state directory.
@@ -66,6 +67,10 @@ func Render(p *plan.Plan, opts Options) (*Result, error) {
 		opts.Templates = t
 	}
 	r := &Result{Plan: p}
+	if pr := p.Provision; pr.Assumed {
+		r.Notes = append(r.Notes, fmt.Sprintf("no lock yet: %s, so nodes get %s (%s); `cododemo lock` decides from the exact version",
+			pr.Generation, pr.Delivery, pr.Why))
+	}
 	vnodes := make([]vagrantNode, 0, len(p.Nodes))
 	var errs []error
 	for _, n := range p.Nodes {
@@ -159,7 +164,7 @@ func renderNode(r *Result, p *plan.Plan, n plan.Node, t *Templates) (string, err
 		}
 	}
 	base := "nodes/" + n.Name
-	if p.Lab.Format == "cloud-config" {
+	if n.Delivery == plan.Upload {
 		cc, err := t.Execute(templates.CloudConfig, data)
 		if err != nil {
 			return "", err
@@ -187,7 +192,7 @@ func renderNode(r *Result, p *plan.Plan, n plan.Node, t *Templates) (string, err
 	if err := ValidateIgnition(ign); err != nil {
 		return "", fmt.Errorf("%s.ign: %w", base, err)
 	}
-	if p.Lab.Provider != "virtualbox" {
+	if n.Delivery == plan.FwCfg {
 		// QEMU reads the fw_cfg file as libvirt's qemu user, not as the
 		// user running cododemo. It holds no secret (a public key, the
 		// cluster's addresses and token).
@@ -199,7 +204,7 @@ func renderNode(r *Result, p *plan.Plan, n plan.Node, t *Templates) (string, err
 	if err != nil {
 		return "", err
 	}
-	if len(compact) <= VirtualBoxIgnitionLimit {
+	if len(compact) < VirtualBoxIgnitionLimit {
 		r.Files = append(r.Files, File{Path: base + ".vbox.ign", Data: compact, Mode: 0o600})
 		return base + ".vbox.ign", nil
 	}
@@ -212,8 +217,8 @@ func renderNode(r *Result, p *plan.Plan, n plan.Node, t *Templates) (string, err
 	if err != nil {
 		return "", err
 	}
-	if len(ptr) > VirtualBoxIgnitionLimit {
-		return "", fmt.Errorf("pointer config is %d bytes, over VirtualBox's %d", len(ptr), VirtualBoxIgnitionLimit)
+	if len(ptr) >= VirtualBoxIgnitionLimit {
+		return "", fmt.Errorf("pointer config is %d bytes: VirtualBox's guest property holds less than %d", len(ptr), VirtualBoxIgnitionLimit)
 	}
 	r.Served = append(r.Served, s)
 	r.Files = append(r.Files, File{Path: base + ".vbox.ign", Data: ptr, Mode: 0o600})

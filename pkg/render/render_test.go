@@ -34,8 +34,30 @@ type goldenCase struct {
 	lock *config.Lock
 }
 
+// lockAt is a resolved lock of one exact release.
+func lockAt(channel, version, provider string) *config.Lock {
+	return &config.Lock{Version: config.LockVersion, Distro: "flatcar", Channel: channel, Arch: "amd64",
+		OS: config.OSRelease{Version: version, Box: config.Box{Name: "flatcar-" + channel, Provider: provider,
+			URL: "file:///cache/flatcar-" + channel + ".json", SHA256: strings.Repeat("b", 64)}},
+		Artifacts: map[string]config.Artifact{"fleet": {SHA256: strings.Repeat("f", 64)},
+			"etcd": {SHA256: "adddda4b06718e68671ffabff2f8cee48488ba61ad82900e639d108f2148501c"}}}
+}
+
+// One golden lab per delivery (plan.Delivery), and per distro and option
+// that changes what a node gets.
 var goldenCases = []goldenCase{
+	// cododemo init's lab: stable on VirtualBox, no lock yet: assumed
+	// before 4722, so cloud-config uploaded after boot.
 	{name: "default", edit: func(*config.Lab) {}},
+	// The same, locked: the decision made from the exact version.
+	{name: "flatcar-stable-4593-virtualbox-locked", lock: lockAt("stable", "4593.2.5", "virtualbox")},
+	// 4722 and later on VirtualBox: the Ignition pointer config through
+	// the guest property; updates left on.
+	{name: "flatcar-alpha-4722-virtualbox-locked-updates", edit: func(l *config.Lab) {
+		l.Channel, l.Updates.Enabled = "alpha", true
+	}, lock: lockAt("alpha", "4722.0.0", "virtualbox")},
+	// Explicit cloud-config on libvirt: the stable box's upload route, as
+	// the e2e tier's stable-like box runs it.
 	{name: "flatcar-lts-cloudconfig-libvirt-1", edit: func(l *config.Lab) {
 		l.Channel, l.Format, l.Provider, l.Nodes.Count = "lts", "cloud-config", "libvirt", 1
 	}},
@@ -43,15 +65,12 @@ var goldenCases = []goldenCase{
 		l.Distro, l.Format = "coreos", "cloud-config"
 		l.ForwardPorts = []config.ForwardPort{{Guest: 80, Host: 8080}}
 	}},
+	// libvirt: Ignition through fw_cfg, whatever the version.
 	{name: "flatcar-alpha-libvirt-docker-locked", edit: func(l *config.Lab) {
 		l.Channel, l.Provider, l.Docker.TCP, l.Libvirt.Driver = "alpha", "libvirt", true, "qemu"
 		l.ForwardPorts = []config.ForwardPort{{Node: "core-01", Guest: 2375, Host: 12375}}
 		l.SharedFolders = []config.SharedFolder{{Host: "./share", Guest: "/home/core/share", Type: "rsync"}}
-	}, lock: &config.Lock{Version: config.LockVersion, Distro: "flatcar", Channel: "alpha", Arch: "amd64",
-		OS: config.OSRelease{Version: "4628.0.0", Box: config.Box{Name: "flatcar-alpha", Provider: "libvirt",
-			URL: "file:///cache/flatcar-alpha.json", SHA256: strings.Repeat("b", 64)}},
-		Artifacts: map[string]config.Artifact{"fleet": {SHA256: strings.Repeat("f", 64)},
-			"etcd": {SHA256: "adddda4b06718e68671ffabff2f8cee48488ba61ad82900e639d108f2148501c"}}}},
+	}, lock: lockAt("alpha", "4628.0.0", "libvirt")},
 	// A box of its own with its own etcd-member.service: only the ETCD_*
 	// environment drop-in, as before etcd.from existed.
 	{name: "flatcar-stable-etcd-from-box", edit: func(l *config.Lab) {
@@ -59,11 +78,26 @@ var goldenCases = []goldenCase{
 	}},
 }
 
+// goldenCase returns the named case.
+func caseNamed(t testing.TB, name string) goldenCase {
+	for _, c := range goldenCases {
+		if c.name == name {
+			return c
+		}
+	}
+	t.Fatalf("no golden case %s", name)
+	return goldenCase{}
+}
+
+const pointerCase = "flatcar-alpha-4722-virtualbox-locked-updates"
+
 func renderCase(t testing.TB, c goldenCase) *Result {
 	t.Helper()
 	lab := config.Default()
-	lab.Format = "ignition"
-	c.edit(&lab)
+	lab.Format = "auto"
+	if c.edit != nil {
+		c.edit(&lab)
+	}
 	for _, p := range config.Validate(lab) {
 		if !p.Warning {
 			t.Fatalf("case %s: invalid lab: %v", c.name, p)
@@ -149,14 +183,14 @@ func TestDeterministic(t *testing.T) {
 // Every file the default lab renders passes the real validators again, and
 // VirtualBox's guest-property file fits its 1024 bytes.
 func TestValidatorsAndVirtualBoxLimit(t *testing.T) {
-	r := renderCase(t, goldenCases[0])
+	r := renderCase(t, caseNamed(t, pointerCase))
 	var vbox, full int
 	for _, f := range r.Files {
 		switch {
 		case strings.HasSuffix(f.Path, ".vbox.ign"):
 			vbox++
-			if len(f.Data) > VirtualBoxIgnitionLimit {
-				t.Errorf("%s is %d bytes, over the guest property limit", f.Path, len(f.Data))
+			if len(f.Data) >= VirtualBoxIgnitionLimit {
+				t.Errorf("%s is %d bytes: the guest property holds less than %d", f.Path, len(f.Data), VirtualBoxIgnitionLimit)
 			}
 			if err := ValidateIgnition(f.Data); err != nil {
 				t.Errorf("%s: %v", f.Path, err)
@@ -214,6 +248,7 @@ func TestTemplateOverride(t *testing.T) {
 	}
 	lab := config.Default()
 	lab.Format = "ignition"
+	lab.Channel = "alpha"
 	p, _ := plan.New(lab, nil, fixedSecrets)
 	_, err = Render(p, Options{Templates: tmpl})
 	if err == nil || !strings.Contains(err.Error(), "node.bu.tmpl:3") || !strings.Contains(err.Error(), "core-01") {
@@ -235,7 +270,8 @@ func TestTemplateOverride(t *testing.T) {
 
 func TestWriteProtectsEdits(t *testing.T) {
 	dir := labstate.Dir{Path: t.TempDir()}
-	r := renderCase(t, goldenCases[0])
+	ign := caseNamed(t, pointerCase)
+	r := renderCase(t, ign)
 	if _, err := Write(dir, r, false); err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +284,7 @@ func TestWriteProtectsEdits(t *testing.T) {
 		t.Fatal(err)
 	}
 	before, _ := os.ReadFile(dir.Join("nodes/core-01.ign"))
-	r2 := renderCase(t, goldenCase{name: "other", edit: func(l *config.Lab) { l.Nodes.Memory = 4096 }})
+	r2 := renderCase(t, goldenCase{name: "other", lock: ign.lock, edit: func(l *config.Lab) { ign.edit(l); l.Nodes.Memory = 4096 }})
 	_, err = Write(dir, r2, false)
 	var ee *labstate.EditedError
 	if !errors.As(err, &ee) || !strings.Contains(err.Error(), edited) {
@@ -264,7 +300,7 @@ func TestWriteProtectsEdits(t *testing.T) {
 		t.Fatalf("--force: %v", err)
 	}
 	// Shrinking the lab removes the files of nodes that are gone.
-	r3 := renderCase(t, goldenCase{name: "one", edit: func(l *config.Lab) { l.Nodes.Count = 1 }})
+	r3 := renderCase(t, goldenCase{name: "one", lock: ign.lock, edit: func(l *config.Lab) { ign.edit(l); l.Nodes.Count = 1 }})
 	rep, err = Write(dir, r3, false)
 	if err != nil {
 		t.Fatal(err)
@@ -321,7 +357,7 @@ func BenchmarkRenderDefault(b *testing.B) {
 		b.Fatal(err)
 	}
 	lab := config.Default()
-	lab.Format = "ignition"
+	lab.Format = "auto"
 	p, _ := plan.New(lab, nil, fixedSecrets)
 	b.ReportAllocs()
 	for b.Loop() {
@@ -341,7 +377,7 @@ func TestUnpinnedArtifactsNoted(t *testing.T) {
 		}
 	}
 	for _, c := range goldenCases {
-		if c.name != "flatcar-alpha-libvirt-docker-locked" {
+		if c.lock == nil {
 			continue
 		}
 		for _, n := range renderCase(t, c).Notes {
@@ -358,22 +394,25 @@ func TestEtcdInstallCommandUnpacks(t *testing.T) {
 	if _, err := osexec.LookPath("tar"); err != nil {
 		t.Fatal("tar is required")
 	}
-	var bu string
-	for _, f := range renderCase(t, goldenCases[0]).Files {
-		if f.Path == "nodes/core-01.bu" {
-			bu = string(f.Data)
+	// Both paths unpack with the same command: Ignition's and cloud-config's.
+	var cmds []string
+	for _, c := range []string{pointerCase, "default"} {
+		for _, f := range renderCase(t, caseNamed(t, c)).Files {
+			if f.Path != "nodes/core-01.bu" && f.Path != "nodes/core-01.user-data" {
+				continue
+			}
+			for _, line := range strings.Split(string(f.Data), "\n") {
+				line = strings.TrimSpace(line)
+				if strings.HasPrefix(line, "ExecStart=/usr/bin/tar ") && strings.Contains(line, "/opt/cododemo/etcd-") {
+					cmds = append(cmds, strings.TrimPrefix(line, "ExecStart="))
+				}
+			}
 		}
 	}
-	var cmd string
-	for _, line := range strings.Split(bu, "\n") {
-		line = strings.TrimSpace(line)
-		if strings.HasPrefix(line, "ExecStart=/usr/bin/tar ") && strings.Contains(line, "/opt/cododemo/etcd-") {
-			cmd = strings.TrimPrefix(line, "ExecStart=")
-		}
+	if len(cmds) != 2 || cmds[0] != cmds[1] {
+		t.Fatalf("want one etcd unpack command on each path, got %q", cmds)
 	}
-	if cmd == "" {
-		t.Fatalf("no etcd unpack command in:\n%s", bu)
-	}
+	cmd := cmds[0]
 	root := t.TempDir()
 	for _, d := range []string{"opt/cododemo", "opt/bin"} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {

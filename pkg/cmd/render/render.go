@@ -68,7 +68,7 @@ func runRender(opts *Options, l *lab.Lab) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(opts.IO.Out, "ok: %s, %d files valid (nothing written)\n", lab.Describe(l.Lab), len(res.Files))
+		fmt.Fprintf(opts.IO.Out, "ok: %s, %d files valid (nothing written)\n", lab.Describe(l.Plan.Lab), len(res.Files))
 		PrintNotes(opts.IO.ErrOut, res.Notes)
 		return nil
 	}
