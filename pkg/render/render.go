@@ -104,7 +104,9 @@ func Render(p *plan.Plan, opts Options) (*Result, error) {
 // (config.Validate, checkVagrantValues); the template writes each through
 // ruby all the same, so an unchecked one still cannot run code.
 func vagrantfile(p *plan.Plan, vnodes []vagrantNode, opts Options) ([]byte, error) {
+	d := p.Provision.Delivery
 	vf, err := opts.Templates.Execute(templates.Vagrantfile, vagrantData{
+		Upload: d == plan.Upload, GuestProperty: d == plan.GuestProperty, FwCfg: d == plan.FwCfg,
 		Plan: p, Nodes: vnodes, Version: opts.Version, BoxURL: p.Box.URL, ConfigDir: cmp.Or(opts.ConfigDir, ".."),
 	})
 	if err != nil {
@@ -141,6 +143,9 @@ type vagrantNode struct {
 type forward struct{ Guest, Host int }
 
 type vagrantData struct {
+	// Upload, GuestProperty and FwCfg say which delivery the plan chose.
+	Upload, GuestProperty, FwCfg bool
+
 	Plan      *plan.Plan
 	Nodes     []vagrantNode
 	Version   string

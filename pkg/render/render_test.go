@@ -7,6 +7,7 @@ import (
 	"flag"
 	"os"
 	osexec "os/exec"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -440,5 +441,92 @@ func TestEtcdInstallCommandUnpacks(t *testing.T) {
 	}
 	if fi, err := os.Stat(filepath.Join(root, "opt/bin/etcd")); err != nil || fi.Mode()&0o111 == 0 {
 		t.Fatalf("etcd not executable: %v %v", fi, err)
+	}
+}
+
+// Flatcar's 4722+ box Vagrantfile hands a config.ign or user-data in
+// Vagrant's working directory (the state dir) to every node: no render ever
+// writes one there, Write refuses a state dir holding one, and the rendered
+// Vagrantfile itself stops a real `vagrant validate` run beside one.
+func TestNoBoxSideFiles(t *testing.T) {
+	for _, c := range goldenCases {
+		for _, f := range renderCase(t, c).Files {
+			for _, side := range BoxSideFiles {
+				if path.Base(f.Path) == side || f.Path == side {
+					t.Errorf("%s renders %s", c.name, f.Path)
+				}
+			}
+		}
+	}
+	for _, side := range BoxSideFiles {
+		t.Run(side, func(t *testing.T) {
+			dir := labstate.Dir{Path: t.TempDir()}
+			if err := os.WriteFile(dir.Join(side), []byte("{}"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Write(dir, renderCase(t, goldenCases[0]), true)
+			if err == nil || !strings.Contains(err.Error(), dir.Join(side)) || !strings.Contains(err.Error(), "every node") {
+				t.Fatalf("Write beside %s: %v", side, err)
+			}
+			if _, err := os.Stat(dir.Join("Vagrantfile")); !os.IsNotExist(err) {
+				t.Fatal("a refused write wrote the Vagrantfile")
+			}
+			// The Vagrantfile refuses it too, for a user who runs vagrant by hand.
+			r := renderCase(t, goldenCases[0])
+			if err := os.Remove(dir.Join(side)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := Write(dir, r, false); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(dir.Join(side), []byte("{}"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var out bytes.Buffer
+			err = exec.OS{}.Run(context.Background(), exec.Cmd{
+				Name: "vagrant", Args: []string{"validate", "--ignore-provider"}, Dir: dir.Path,
+				Env:    []string{"VAGRANT_HOME=" + t.TempDir(), "VAGRANT_CHECKPOINT_DISABLE=1", "VAGRANT_BOX_UPDATE_CHECK_DISABLE=1"},
+				Stdout: &out, Stderr: &out,
+			})
+			if err == nil || !strings.Contains(out.String(), "would be handed to every node") {
+				t.Fatalf("vagrant validate beside %s: %v\n%s", side, err, out.String())
+			}
+		})
+	}
+}
+
+// The pointer config stays under VirtualBox's limit for the longest URL a
+// lab can produce: the longest node name, a libvirt-style gateway address
+// and the highest port.
+func TestPointerConfigWorstCase(t *testing.T) {
+	url := "http://255.255.255.254:65535/ignition/" + strings.Repeat("n", 20) + "-09.ign"
+	ptr, err := PointerConfig(url, strings.Repeat("f", 64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ptr) >= VirtualBoxIgnitionLimit {
+		t.Fatalf("pointer config is %d bytes, not under %d", len(ptr), VirtualBoxIgnitionLimit)
+	}
+	lab := config.Default()
+	lab.Format, lab.Channel, lab.Nodes.Prefix, lab.Nodes.Count, lab.FirstBoot.Port = "auto", "alpha", strings.Repeat("n", 20), config.MaxNodes, 65535
+	p, err := plan.New(lab, lockAt("alpha", "4790.0.0", "virtualbox"), fixedSecrets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Render(p, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	for _, f := range r.Files {
+		if strings.HasSuffix(f.Path, ".vbox.ign") {
+			n++
+			if len(f.Data) >= VirtualBoxIgnitionLimit || !bytes.Contains(f.Data, []byte(`"replace"`)) {
+				t.Errorf("%s: %d bytes: %s", f.Path, len(f.Data), f.Data)
+			}
+		}
+	}
+	if n != config.MaxNodes {
+		t.Fatalf("%d guest-property files, want %d", n, config.MaxNodes)
 	}
 }

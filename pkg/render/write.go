@@ -22,6 +22,9 @@ type WriteReport struct {
 // file edited by hand since the last render stops the whole write (nothing
 // is written) unless force is set.
 func Write(dir labstate.Dir, r *Result, force bool) (*WriteReport, error) {
+	if err := checkBoxSideFiles(dir); err != nil {
+		return nil, err
+	}
 	m, err := dir.ReadManifest()
 	if err != nil {
 		return nil, err
@@ -68,4 +71,20 @@ func Write(dir labstate.Dir, r *Result, force bool) (*WriteReport, error) {
 	}
 	sort.Strings(rep.Removed)
 	return rep, dir.WriteManifest(newManifest)
+}
+
+// BoxSideFiles are the files Flatcar's box Vagrantfile (4722 and later)
+// picks up from Vagrant's working directory, the state dir, and hands to
+// every node: "config.ign" as the Ignition guest property, "user-data"
+// uploaded to /var/lib/flatcar-vagrant. cododemo renders neither (node files
+// live under nodes/); one found there is someone else's.
+var BoxSideFiles = []string{"config.ign", "user-data"}
+
+func checkBoxSideFiles(dir labstate.Dir) error {
+	for _, f := range BoxSideFiles {
+		if _, err := os.Lstat(dir.Join(f)); err == nil {
+			return fmt.Errorf("%s: Flatcar's box Vagrantfile would hand this file to every node, over the lab's own configuration; move it out of the state dir", dir.Join(f))
+		}
+	}
+	return nil
 }

@@ -173,8 +173,9 @@ func Run(ctx context.Context, f *cmdutil.Factory, o *Options, lab *lab.Lab) erro
 		return err
 	}
 	stopServing := func() {}
+	var srv *firstboot.Server
 	if len(files) > 0 {
-		srv, err := firstboot.New(files, func(fe firstboot.Fetch) {
+		srv, err = firstboot.New(files, func(fe firstboot.Fetch) {
 			if fe.Status != 200 {
 				fmt.Fprintf(errOut, "first boot: %s asked for %s: %d\n", fe.Remote, fe.URLPath, fe.Status)
 			}
@@ -224,7 +225,19 @@ func Run(ctx context.Context, f *cmdutil.Factory, o *Options, lab *lab.Lab) erro
 
 	// 7. Inventory of what runs, host keys, verify.
 	invErr := writeInventory(ctx, drv, lab, fresh)
-	stopServing()
+	if lab.Plan.Provision.Delivery == plan.Upload && upErr == nil && invErr == nil {
+		// Ignition fetches everything in the initramfs, before SSH is up;
+		// the uploaded cloud-config fetches etcd and fleet only once
+		// coreos-cloudinit runs, after `vagrant up` has returned. Keep
+		// serving while verify waits for it; without verify, until every
+		// new node has fetched every artifact.
+		if o.NoVerify || o.Verify == nil {
+			waitFetched(ctx, srv, lab.Plan.Artifacts, len(fresh), 10*time.Minute, errOut)
+			stopServing()
+		}
+	} else {
+		stopServing()
+	}
 	if upErr != nil {
 		return fmt.Errorf("%w\nthe nodes that came up are kept; fix the cause and run `cododemo up` again to bring up only what is missing", upErr)
 	}
@@ -266,6 +279,35 @@ func servedFiles(lab *lab.Lab, res *render.Result, arts []image.Artifact) ([]fir
 		files = append(files, firstboot.File{URLPath: pa.Path, Path: found.Path, SHA256: found.SHA256})
 	}
 	return files, nil
+}
+
+// waitFetched waits until every artifact was served n times (once per new
+// node), or until limit passes or ctx ends.
+func waitFetched(ctx context.Context, srv *firstboot.Server, arts []plan.Artifact, n int, limit time.Duration, errOut io.Writer) {
+	if srv == nil || n == 0 {
+		return
+	}
+	done := func() bool {
+		for _, a := range arts {
+			if srv.Fetched(a.Path) < n {
+				return false
+			}
+		}
+		return true
+	}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	deadline := time.After(limit)
+	for !done() {
+		select {
+		case <-ctx.Done():
+			return
+		case <-deadline:
+			fmt.Fprintf(errOut, "warning: after %s the nodes had not fetched every artifact; the first-boot server stops now\n", limit)
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // startServing binds the first-boot server. On libvirt the management
