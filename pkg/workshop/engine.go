@@ -421,7 +421,7 @@ func (e *Engine) step(ctx context.Context, ex *Exercise, st *state, s *Step, pha
 	} else if sr.Status == health.Skip {
 		e.printf("   skipped: %s\n", firstLine(msg))
 	} else {
-		e.printf("   ok: %s\n", firstLine(msg))
+		e.printf("   ok: %s\n", strings.ReplaceAll(msg, "\n", "\n       "))
 	}
 	return sr
 }

@@ -109,6 +109,9 @@ func (c *Cluster) expectation(ex *Exercise, st *state, s *Step) string {
 	if s.HTTP != nil && s.HTTP.Status != 0 && s.HTTP.Status != 200 {
 		parts = append(parts, fmt.Sprintf("HTTP %d", s.HTTP.Status))
 	}
+	if s.Etcd != nil && s.Etcd.Leader {
+		parts = []string{"every member names the same leader"}
+	}
 	if len(parts) == 0 {
 		parts = append(parts, "success")
 	}
