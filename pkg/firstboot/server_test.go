@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"hash"
 	"io"
 	"net/http"
 	"net/netip"
@@ -103,3 +104,9 @@ func TestBindsOnlyTheGivenAddress(t *testing.T) {
 		t.Fatalf("bound %s", s.Addr())
 	}
 }
+
+type hasher struct{ h hash.Hash }
+
+func newHash() *hasher                        { return &hasher{sha256.New()} }
+func (h *hasher) Write(p []byte) (int, error) { return h.h.Write(p) }
+func (h *hasher) hex() string                 { return hex.EncodeToString(h.h.Sum(nil)) }
