@@ -1,9 +1,6 @@
 package app
 
 import (
-	"context"
-	"time"
-
 	"github.com/spf13/cobra"
 
 	"github.com/cododemo/cododemo/pkg/cmd/box"
@@ -25,7 +22,6 @@ import (
 	"github.com/cododemo/cododemo/pkg/cmd/version"
 	"github.com/cododemo/cododemo/pkg/cmd/workshop"
 	"github.com/cododemo/cododemo/pkg/cmdutil"
-	"github.com/cododemo/cododemo/pkg/lab"
 )
 
 // NewCmdRoot builds the whole command tree. There are no package-level
@@ -47,9 +43,7 @@ units, Docker on every node.`,
 	root.AddCommand(
 		initcmd.NewCmdInit(f),
 		render.NewCmdRender(f),
-		up.NewCmdUp(f, func(ctx context.Context, lab *lab.Lab, wait time.Duration) error {
-			return verify.Lab(ctx, f, lab, wait)
-		}),
+		up.NewCmdUp(f, nil),
 		verify.NewCmdVerify(f),
 		sshcmd.NewCmdSSH(f),
 		execcmd.NewCmdExec(f),

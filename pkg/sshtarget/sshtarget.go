@@ -92,6 +92,9 @@ func (t Flags) Resolve(env Env) (*Nodes, error) {
 		return nil, &lab.Error{Err: fmt.Errorf("inventory: %w", err)}
 	}
 	n.Inv = inv
+	if n.Lab != nil {
+		expectLab(inv, n.Lab)
+	}
 	if t.KnownHosts != "" {
 		knownHosts = abs(env.WorkDir, t.KnownHosts)
 	}
@@ -107,6 +110,25 @@ func (t Flags) Resolve(env Env) (*Nodes, error) {
 		Timeout:               t.ConnectTimeout,
 	}
 	return n, nil
+}
+
+// expectLab fills in what the nodes of the lab's own inventory should run
+// (the checks compare), from the lab's config and lock.
+func expectLab(inv *inventory.Inventory, l *lab.Lab) {
+	// The lab's own settings say what the nodes should run, unless the lab
+	// brings its own box: then cododemo cannot know what OS it carries.
+	if l.Lab.Box.Name != "" {
+		return
+	}
+	if inv.OS.ID == "" {
+		inv.OS.ID = l.Lab.Distro
+	}
+	if inv.OS.Channel == "" && l.Lab.Distro == "flatcar" {
+		inv.OS.Channel = l.Lab.Channel
+	}
+	if l.Lock != nil && l.Lock.OS.Version != "" {
+		inv.OS.Version = l.Lock.OS.Version
+	}
 }
 
 func abs(dir, p string) string {

@@ -16,13 +16,13 @@ import (
 	"time"
 
 	"github.com/cododemo/cododemo/pkg/app"
+	"github.com/cododemo/cododemo/pkg/bringup"
 	"github.com/cododemo/cododemo/pkg/cmd/up"
 	"github.com/cododemo/cododemo/pkg/cmdutil"
 	"github.com/cododemo/cododemo/pkg/config"
 	"github.com/cododemo/cododemo/pkg/exec"
 	"github.com/cododemo/cododemo/pkg/image/releasetest"
 	"github.com/cododemo/cododemo/pkg/inventory"
-	"github.com/cododemo/cododemo/pkg/lab"
 	"github.com/cododemo/cododemo/pkg/testnodes"
 )
 
@@ -208,12 +208,21 @@ func TestUpRunsVerify(t *testing.T) {
 	l := setup(t)
 	var got time.Duration
 	verifyErr := errors.New("etcd-health failed on core-02")
-	stub := func(_ context.Context, ll *lab.Lab, wait time.Duration) error {
-		got = wait
-		if len(ll.Plan.Nodes) != 3 {
-			t.Errorf("verify got %d nodes", len(ll.Plan.Nodes))
+	// All of up's steps, with a stand-in for the last: verify.
+	stub := func(ctx context.Context, s *bringup.State) error {
+		steps := bringup.Steps()
+		if last := steps[len(steps)-1]; last.Name != "verify" {
+			t.Fatalf("the last step is %s, want verify", last.Name)
 		}
-		return verifyErr
+		steps[len(steps)-1] = bringup.Step{Name: "verify", Run: func(_ context.Context, s *bringup.State) error {
+			got = s.Opts.Wait
+			if len(s.Lab.Plan.Nodes) != 3 {
+				t.Errorf("verify got %d nodes", len(s.Lab.Plan.Nodes))
+			}
+			s.Verified = verifyErr == nil
+			return verifyErr
+		}}
+		return bringup.Run(ctx, s, steps)
 	}
 	var out, errOut bytes.Buffer
 	f := &cmdutil.Factory{IO: &cmdutil.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut},

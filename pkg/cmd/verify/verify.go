@@ -12,8 +12,6 @@ import (
 
 	"github.com/cododemo/cododemo/pkg/cmdutil"
 	"github.com/cododemo/cododemo/pkg/health"
-	"github.com/cododemo/cododemo/pkg/inventory"
-	"github.com/cododemo/cododemo/pkg/lab"
 	"github.com/cododemo/cododemo/pkg/sshtarget"
 )
 
@@ -103,47 +101,7 @@ func complete(cmd *cobra.Command, f *cmdutil.Factory, o *Options) error {
 	if o.nodes, err = f.ResolveTarget(cmd, o.Flags); err != nil {
 		return err
 	}
-	if o.nodes.Lab != nil {
-		expectLab(o.nodes.Inv, o.nodes.Lab)
-	}
 	return nil
-}
-
-// expectLab fills in what the nodes of the lab's own inventory should run,
-// from the lab's config and lock.
-func expectLab(inv *inventory.Inventory, l *lab.Lab) {
-	// The lab's own settings say what the nodes should run, unless the lab
-	// brings its own box: then cododemo cannot know what OS it carries.
-	if l.Lab.Box.Name != "" {
-		return
-	}
-	if inv.OS.ID == "" {
-		inv.OS.ID = l.Lab.Distro
-	}
-	if inv.OS.Channel == "" && l.Lab.Distro == "flatcar" {
-		inv.OS.Channel = l.Lab.Channel
-	}
-	if l.Lock != nil && l.Lock.OS.Version != "" {
-		inv.OS.Version = l.Lock.OS.Version
-	}
-}
-
-// Lab verifies a lab that `up` has just started, retrying for up to wait:
-// the same checks and table as `cododemo verify --wait`.
-func Lab(ctx context.Context, f *cmdutil.Factory, l *lab.Lab, wait time.Duration) error {
-	o := &Options{IO: f.IO, Getenv: f.Getenv, Wait: wait, format: cmdutil.OutputTable}
-	var err error
-	if o.checks, err = health.Select(nil, nil, false); err != nil {
-		return err
-	}
-	t := sshtarget.Flags{ConnectTimeout: health.DefaultConnectTimeout}
-	o.nodes, err = t.Resolve(sshtarget.Env{WorkDir: f.WorkDir, Getenv: f.Getenv, Warn: f.IO.ErrOut,
-		LoadLab: func() (*lab.Lab, error) { return l, nil }})
-	if err != nil {
-		return err
-	}
-	expectLab(o.nodes.Inv, l)
-	return run(ctx, o)
 }
 
 func run(ctx context.Context, o *Options) error {
@@ -156,30 +114,11 @@ func run(ctx context.Context, o *Options) error {
 		conn = sc
 		defer sc.Close()
 	}
-	verify := func(ctx context.Context) *health.Report {
-		// A fresh connection set per attempt: a node that came back since
-		// the last attempt is dialled again.
-		c := conn
-		if sc, ok := conn.(*health.SSHConnector); ok && o.Wait > 0 {
-			fresh := &health.SSHConnector{Base: sc.Base}
-			defer fresh.Close()
-			c = fresh
-		}
-		v := &health.Verifier{Inv: o.nodes.Inv, Conn: c, Opts: health.Options{Checks: o.checks, Timeout: o.Timeout, Parallel: o.Parallel}}
-		return v.Verify(ctx)
-	}
-	var rep *health.Report
-	if o.Wait > 0 {
-		rep = health.Wait(ctx, verify, health.WaitOptions{
-			Deadline: o.Wait,
-			Progress: func(attempt int, r *health.Report, next time.Duration) {
-				fmt.Fprintf(o.IO.ErrOut, "attempt %d: still failing: %s; next try in %s\n",
-					attempt, strings.Join(r.Failing(), ", "), next.Round(time.Second))
-			},
-		})
-	} else {
-		rep = verify(ctx)
-	}
+	rep := health.Run(ctx, o.nodes.Inv, conn, health.RunOptions{
+		Options:  health.Options{Checks: o.checks, Timeout: o.Timeout, Parallel: o.Parallel},
+		Wait:     o.Wait,
+		Progress: o.IO.ErrOut,
+	})
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
