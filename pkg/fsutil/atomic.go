@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // WriteFileAtomic writes data to a temporary file in path's directory,
@@ -16,7 +17,7 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	f, err := os.CreateTemp(dir, tempPattern(path))
 	if err != nil {
 		return err
 	}
@@ -42,4 +43,34 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// tempPattern names WriteFileAtomic's temporary files for path.
+func tempPattern(path string) string { return tempPrefix(path) + "*" }
+
+func tempPrefix(path string) string { return "." + filepath.Base(path) + ".tmp-" }
+
+// RemoveTemps removes the temporary files WriteFileAtomic left for path
+// when its process was killed before the rename. Only call it while no
+// other process can be writing path (under the lock of its directory).
+func RemoveTemps(path string) (removed []string, err error) {
+	dir, prefix := filepath.Dir(path), tempPrefix(path)
+	entries, err := os.ReadDir(dir)
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasPrefix(e.Name(), prefix) {
+			continue
+		}
+		p := filepath.Join(dir, e.Name())
+		if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
+			return removed, err
+		}
+		removed = append(removed, p)
+	}
+	return removed, nil
 }

@@ -32,6 +32,10 @@ const (
 	Vagrantfile      = "Vagrantfile"
 	VagrantDir       = ".vagrant" // Vagrant's own machine state
 	LogsDir          = "logs"     // one log file per lifecycle run
+	// JournalFile records a render in progress (see ReadJournal).
+	JournalFile = "rendering.json"
+	// LockFile is locked by whoever writes the state dir (see Lock).
+	LockFile = ".lock"
 )
 
 // SecretFiles never leave the state dir (a logs bundle is meant to be
@@ -47,8 +51,20 @@ func (d Dir) Join(elem ...string) string { return filepath.Join(append([]string{
 // Secrets returns the lab's SSH key and cluster token, generating each the
 // first time. Nothing is ever regenerated: a new key would lock the user out
 // of running VMs, a new token would split the etcd cluster.
+//
+// Two processes creating them at once would each write a key and a token
+// and leave a mix: generation runs under the state dir's lock, and
+// re-checks what exists once it holds it.
 func (d Dir) Secrets() (plan.Secrets, error) {
-	if err := os.MkdirAll(d.Path, 0o755); err != nil {
+	if s, ok := d.complete(); ok {
+		return s, nil // the common case: nothing to create, no lock needed
+	}
+	unlock, err := d.Lock()
+	if err != nil {
+		return plan.Secrets{}, err
+	}
+	defer unlock()
+	if err := d.RemoveTemps(PrivateKeyFile, PublicKeyFile, ClusterTokenFile); err != nil {
 		return plan.Secrets{}, err
 	}
 	pub, err := d.ensureKey()
@@ -60,6 +76,16 @@ func (d Dir) Secrets() (plan.Secrets, error) {
 		return plan.Secrets{}, err
 	}
 	return plan.Secrets{ClusterToken: token, SSHPublicKey: pub, SSHPrivateKeyFile: d.Join(PrivateKeyFile)}, nil
+}
+
+// complete returns the secrets when all of them exist. The key pair is
+// written private half first, so a public key means both are whole.
+func (d Dir) complete() (plan.Secrets, bool) {
+	s := d.ReadSecrets()
+	if _, err := os.Stat(d.Join(PrivateKeyFile)); err != nil || s.SSHPublicKey == "" || s.ClusterToken == "" {
+		return plan.Secrets{}, false
+	}
+	return s, true
 }
 
 // ReadSecrets returns existing secrets without creating any; missing ones

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/cododemo/cododemo/pkg/plan"
 )
 
 func TestSecretsGeneratedOnce(t *testing.T) {
@@ -24,21 +26,7 @@ func TestSecretsGeneratedOnce(t *testing.T) {
 	if !strings.HasPrefix(s1.ClusterToken, "cododemo-") || len(s1.ClusterToken) < 20 {
 		t.Fatalf("token %q", s1.ClusterToken)
 	}
-	priv, err := os.ReadFile(s1.SSHPrivateKeyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := ssh.ParsePrivateKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, _, _, _, err := ssh.ParseAuthorizedKey([]byte(s1.SSHPublicKey))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if signer.PublicKey().Type() != ssh.KeyAlgoED25519 || string(signer.PublicKey().Marshal()) != string(pub.Marshal()) {
-		t.Fatal("public key does not belong to the private key")
-	}
+	checkPair(t, s1)
 	if fi, _ := os.Stat(s1.SSHPrivateKeyFile); fi.Mode().Perm() != 0o600 {
 		t.Fatalf("private key mode %v", fi.Mode().Perm())
 	}
@@ -57,5 +45,25 @@ func TestSecretsRefuseHalfKey(t *testing.T) {
 	}
 	if _, err := d.Secrets(); err == nil || !strings.Contains(err.Error(), PrivateKeyFile) {
 		t.Fatalf("a public key without its private half must be an error: %v", err)
+	}
+}
+
+// checkPair asserts that the private key on disk belongs to s's public key.
+func checkPair(t *testing.T, s plan.Secrets) {
+	t.Helper()
+	priv, err := os.ReadFile(s.SSHPrivateKeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := ssh.ParsePrivateKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _, _, _, err := ssh.ParseAuthorizedKey([]byte(s.SSHPublicKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if signer.PublicKey().Type() != ssh.KeyAlgoED25519 || string(signer.PublicKey().Marshal()) != string(pub.Marshal()) {
+		t.Fatal("public key does not belong to the private key")
 	}
 }

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
+	"slices"
 	"sort"
 
 	"github.com/cododemo/cododemo/pkg/fsutil"
@@ -16,12 +18,25 @@ type WriteReport struct {
 	Written   []string // state-dir relative paths whose content changed
 	Unchanged []string
 	Removed   []string // left over from a larger earlier render
+	// Resumed is set when an earlier render was interrupted (killed,
+	// crashed) and this one completed it.
+	Resumed bool
 }
 
 // Write puts the rendered files into the state directory atomically. A
 // file edited by hand since the last render stops the whole write (nothing
 // is written) unless force is set.
+//
+// One writer at a time: Write holds the state dir's lock throughout, so
+// two renders at once run one after the other. A render killed midway
+// leaves its journal; the next one knows those files as cododemo's own,
+// removes the killed one's temporary files and completes the job.
 func Write(dir labstate.Dir, r *Result, force bool) (*WriteReport, error) {
+	unlock, err := dir.Lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	if err := checkBoxSideFiles(dir); err != nil {
 		return nil, err
 	}
@@ -29,23 +44,64 @@ func Write(dir labstate.Dir, r *Result, force bool) (*WriteReport, error) {
 	if err != nil {
 		return nil, err
 	}
+	interrupted, err := dir.ReadJournal()
+	if err != nil {
+		return nil, err
+	}
+	known := m.Known()
+	for rel, hs := range interrupted {
+		for _, h := range hs {
+			known.Add(rel, h)
+		}
+	}
+	rep := &WriteReport{Resumed: len(interrupted) > 0}
 	next := make(map[string][]byte, len(r.Files))
 	for _, f := range r.Files {
 		next[f.Path] = f.Data
 	}
+	paths := slices.Sorted(maps.Keys(known))
+	for rel := range next {
+		if _, ok := known[rel]; !ok {
+			paths = append(paths, rel)
+		}
+	}
+	if err := dir.RemoveTemps(append(paths, labstate.ManifestFile, labstate.JournalFile)...); err != nil {
+		return nil, err
+	}
 	if !force {
-		if err := dir.CheckEdits(m, next); err != nil {
+		if err := dir.CheckEdits(next, known); err != nil {
 			return nil, err
 		}
 	}
-	rep := &WriteReport{}
+	// The journal names what may be on disk while this render runs: for
+	// every path, what is there now (cododemo's, or overwritten by force)
+	// and what this render writes.
+	onDisk := map[string]string{}
+	journal := labstate.Known{}
 	newManifest := labstate.Manifest{Files: map[string]string{}}
+	for _, rel := range paths {
+		if cur, err := os.ReadFile(dir.Join(rel)); err == nil {
+			h := labstate.Hash(cur)
+			onDisk[rel] = h
+			if force || known.Has(rel, h) || labstate.Hash(next[rel]) == h {
+				journal.Add(rel, h)
+			}
+		}
+	}
 	for _, f := range r.Files {
 		h := labstate.Hash(f.Data)
 		newManifest.Files[f.Path] = h
-		if cur, err := os.ReadFile(dir.Join(f.Path)); err == nil && labstate.Hash(cur) == h {
-			rep.Unchanged = append(rep.Unchanged, f.Path)
-			continue
+		journal.Add(f.Path, h)
+	}
+	if err := dir.WriteJournal(journal); err != nil {
+		return nil, err
+	}
+	for _, f := range r.Files {
+		if onDisk[f.Path] == newManifest.Files[f.Path] {
+			if fi, err := os.Stat(dir.Join(f.Path)); err == nil && fi.Mode().Perm() == fs.FileMode(f.Mode) {
+				rep.Unchanged = append(rep.Unchanged, f.Path)
+				continue
+			}
 		}
 		if err := fsutil.WriteFileAtomic(dir.Join(f.Path), f.Data, fs.FileMode(f.Mode)); err != nil {
 			return rep, fmt.Errorf("write %s: %w", dir.Join(f.Path), err)
@@ -54,23 +110,23 @@ func Write(dir labstate.Dir, r *Result, force bool) (*WriteReport, error) {
 	}
 	// Files of nodes that no longer exist: remove what we wrote, keep what
 	// the user changed.
-	for old, h := range m.Files {
-		if _, still := next[old]; still {
+	for _, old := range paths {
+		h, exists := onDisk[old]
+		if _, still := next[old]; still || !exists {
 			continue
 		}
-		cur, err := os.ReadFile(dir.Join(old))
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err == nil && (labstate.Hash(cur) == h || force) {
-			if err := os.Remove(dir.Join(old)); err != nil {
+		if known.Has(old, h) || force {
+			if err := os.Remove(dir.Join(old)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return rep, err
 			}
 			rep.Removed = append(rep.Removed, old)
 		}
 	}
 	sort.Strings(rep.Removed)
-	return rep, dir.WriteManifest(newManifest)
+	if err := dir.WriteManifest(newManifest); err != nil {
+		return rep, err
+	}
+	return rep, dir.RemoveJournal()
 }
 
 // BoxSideFiles are the files Flatcar's box Vagrantfile (4722 and later)
