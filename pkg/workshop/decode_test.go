@@ -30,23 +30,22 @@ func TestBuiltInExercisesLoad(t *testing.T) {
 func TestStrictErrors(t *testing.T) {
 	const head = "id: x\nsource: E1\nsteps:\n"
 	for name, tc := range map[string]struct{ doc, want string }{
-		"unknown top key":   {"id: x\nsource: E1\nstepz: []\n", `x.yaml:3:1: unknown key "stepz" (known here: about, checkpoints, cleanup, disruptive, files, id, needs, probe, source, steps, title)`},
-		"unknown step key":  {head + "  - run: true\n    onn: all\n", `x.yaml:5:5: unknown key "steps[0].onn"`},
-		"unknown expect":    {head + "  - run: true\n    expect: {exakt: 1}\n", `x.yaml:5:14: unknown key "steps[0].expect.exakt"`},
-		"count not number":  {head + "  - run: true\n    expect: {count: many}\n", `x.yaml:5:21: steps[0].expect.count: want a whole number, got "many"`},
-		"count as string":   {head + "  - run: true\n    expect: {count: \"2\"}\n", `steps[0].expect.count: want a whole number, got "2"`},
-		"bool wrong":        {"id: x\nsource: E1\ndisruptive: maybe\nsteps: [{run: x}]\n", `x.yaml:3:13: disruptive: want true or false, got "maybe"`},
-		"duration wrong":    {head + "  - run: true\n    retry: soon\n", `x.yaml:5:12: steps[0].retry: want a duration like 5s or 2m, got "soon"`},
-		"steps not list":    {"id: x\nsource: E1\nsteps: {run: x}\n", `x.yaml:3:8: steps: want a list, got a mapping`},
-		"step not mapping":  {head + "  - hello\n", `x.yaml:4:5: steps[0]: want a mapping, got "hello"`},
-		"duplicate key":     {head + "  - run: a\n    run: b\n", `x.yaml:5:5: steps[0].run given twice`},
+		"unknown top key":   {"id: x\nsource: E1\nstepz: []\n", `x.yaml:3:1: stepz: unknown key; did you mean steps?`},
+		"unknown step key":  {head + "  - run: true\n    onn: all\n", `x.yaml:5:5: steps.0.onn: unknown key; did you mean on?`},
+		"unknown expect":    {head + "  - run: true\n    expect: {exakt: 1}\n", `x.yaml:5:14: steps.0.expect.exakt: unknown key; did you mean exact?`},
+		"count not number":  {head + "  - run: true\n    expect: {count: many}\n", `x.yaml:5:21: steps.0.expect.count: "many" is not a whole number`},
+		"bool wrong":        {"id: x\nsource: E1\ndisruptive: maybe\nsteps: [{run: x}]\n", `x.yaml:3:13: disruptive: "maybe" is not true or false`},
+		"duration wrong":    {head + "  - run: true\n    retry: soon\n", `x.yaml:5:12: steps.0.retry: want a duration like 5s or 2m, got "soon"`},
+		"steps not list":    {"id: x\nsource: E1\nsteps: {run: x}\n", `x.yaml:3:8: steps: want a list of mappings with keys name, say, on, run,`},
+		"step not mapping":  {head + "  - hello\n", `x.yaml:4:5: steps.0: want a mapping with keys name, say, on, run,`},
+		"duplicate key":     {head + "  - run: a\n    run: b\n", `x.yaml:5:5: steps.0.run: set twice (first on line 4)`},
 		"syntax":            {"id: x\n  source: : :\n", `x.yaml:2: mapping values are not allowed in this context`},
 		"two kinds":         {head + "  - run: a\n    lab: halt\n", `x.yaml:4:5: step "step 1": want exactly one of run, http, etcd, fleet, lab`},
 		"no kind":           {head + "  - name: a\n", `want exactly one of run, http, etcd, fleet, lab`},
 		"bad on":            {head + "  - run: a\n    on: node zero\n", `x.yaml:4:5: step "step 1": on: "node zero": want node N with N from 1`},
 		"bad regexp":        {head + "  - run: a\n    expect: {regexp: '('}\n", `x.yaml:5:13: step "step 1": expect: bad regexp "("`},
 		"bad template":      {head + "  - run: '{{ .Node.IP '\n", `x.yaml:4:5: step "step 1": template: step 1:1: unclosed action`},
-		"unknown need":      {"id: x\nsource: E1\nneeds: [kubernetes]\nsteps: [{run: x}]\n", `x.yaml:1:1: x: needs "kubernetes": want one of docker, etcd, fleet`},
+		"unknown need":      {"id: x\nsource: E1\nneeds: [kubernetes]\nsteps: [{run: x}]\n", `x.yaml:1:5: x: needs "kubernetes": want one of docker, etcd, fleet`},
 		"bad lab":           {head + "  - lab: reboot\n", `lab "reboot": want halt or up`},
 		"checkpoint writes": {head + "  - run: a\ncheckpoints:\n  - lab: halt\n", `x.yaml:6:5: checkpoint "checkpoint 1": checkpoints only read`},
 		"no id":             {"source: E1\nsteps: [{run: a}]\n", `x.yaml:1:1: id is missing`},
@@ -54,9 +53,10 @@ func TestStrictErrors(t *testing.T) {
 		"no steps":          {"id: x\nsource: E1\n", `x: no steps`},
 		"dup step names":    {head + "  - {name: a, run: a}\n  - {name: a, run: b}\n", `x.yaml:5:5: step name "a" used twice`},
 		"probe after":       {head + "  - run: a\nprobe: {url: 'http://x', after: nope}\n", `x.yaml:5:8: probe: after "nope": no step of that name`},
-		"alias":             {"id: &a x\nsource: *a\nsteps: [{run: a}]\n", `x.yaml:2:9: source: aliases are not supported`},
-		"empty":             {"", `x.yaml: empty document`},
-		"null string":       {head + "  - run:\n", `x.yaml:4:9: steps[0].run: want a text value, got nothing`},
+		"empty":             {"", `x.yaml:1:1: id is missing`},
+		"null string":       {head + "  - run:\n", `x.yaml:4:5: step "step 1": want exactly one of run`},
+		"tab":               {"id: x\n\tsource: E1\n", `x.yaml:2`},
+		"second document":   {head + "  - run: a\n---\nid: y\n", `x.yaml:5:1: a second YAML document starts here`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := Parse("x.yaml", []byte(tc.doc))
@@ -101,7 +101,7 @@ func TestOverrideDirectory(t *testing.T) {
 		t.Errorf("unit not overridden: %q", f)
 	}
 	write("zz-dup.yaml", "id: extra\nsource: new\nsteps: [{run: 'true'}]\n")
-	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), `.yaml:1:1: exercise id "extra" is also used by `) {
+	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), `.yaml:1:5: exercise id "extra" is also used by `) {
 		t.Errorf("duplicate id: %v", err)
 	}
 	write("zz-dup.yaml", "id: extra2\nsource: new\nsteps: [{run: 'true', expect: {count: x}}]\n")

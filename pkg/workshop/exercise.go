@@ -34,7 +34,7 @@ var knownNeeds = []string{NeedDocker, NeedEtcd, NeedFleet}
 
 // Exercise is one exercise file.
 type Exercise struct {
-	Pos    Pos
+	Pos    Pos    `yaml:"-"`
 	ID     string `yaml:"id"`
 	Source string `yaml:"source"` // the classic workshop's E-number
 	Title  string `yaml:"title"`
@@ -69,18 +69,19 @@ func (e *Exercise) File(name string) (string, bool) {
 
 // Probe is a background HTTP probe.
 type Probe struct {
-	Pos Pos
+	Pos Pos `yaml:"-"`
 	// After names the step after which probing starts.
-	After string        `yaml:"after"`
-	URL   string        `yaml:"url"`
-	Every time.Duration `yaml:"every"`
+	After     string        `yaml:"after"`
+	URL       string        `yaml:"url"`
+	EveryText string        `yaml:"every"`
+	Every     time.Duration `yaml:"-"`
 	// MinPercent of requests that must be answered with HTTP 200.
 	MinPercent int `yaml:"min_percent"`
 }
 
 // Step is one thing to do and what it must show.
 type Step struct {
-	Pos  Pos
+	Pos  Pos    `yaml:"-"`
 	Name string `yaml:"name"`
 	// Say is what the presenter explains before the step.
 	Say string `yaml:"say"`
@@ -97,10 +98,13 @@ type Step struct {
 	Lab    string  `yaml:"lab"`
 	Expect *Expect `yaml:"expect"`
 	// Retry is how long the expectation may take to come true.
-	Retry time.Duration `yaml:"retry"`
+	RetryText string        `yaml:"retry"`
+	Retry     time.Duration `yaml:"-"`
 	// Every is the pause between tries (default 1s).
-	Every   time.Duration `yaml:"every"`
-	Timeout time.Duration `yaml:"timeout"`
+	EveryText   string        `yaml:"every"`
+	Every       time.Duration `yaml:"-"`
+	TimeoutText string        `yaml:"timeout"`
+	Timeout     time.Duration `yaml:"-"`
 	// As names the node(s) the step ran on, for later "@name".
 	As string `yaml:"as"`
 	// Capture keeps the trimmed output as {{ .Vars.name }}.
@@ -110,7 +114,7 @@ type Step struct {
 
 // HTTPStep is a request from the host.
 type HTTPStep struct {
-	Pos    Pos
+	Pos    Pos    `yaml:"-"`
 	Method string `yaml:"method"`
 	URL    string `yaml:"url"`
 	// Times repeats the request; the expectation sees every answer, one
@@ -123,7 +127,7 @@ type HTTPStep struct {
 // EtcdStep is an etcd assertion, run with etcdctl on the step's node
 // against every member's endpoint, so one dead member does not blind it.
 type EtcdStep struct {
-	Pos Pos
+	Pos Pos `yaml:"-"`
 	// Get prints the value of a key.
 	Get string `yaml:"get"`
 	// Prefix prints the values under a prefix, one a line.
@@ -136,7 +140,7 @@ type EtcdStep struct {
 
 // FleetStep is a fleet assertion.
 type FleetStep struct {
-	Pos Pos
+	Pos Pos `yaml:"-"`
 	// Units prints "unit state machine-address" for units matching a glob.
 	Units string `yaml:"units"`
 	// Machines prints one address per machine fleet knows.
@@ -148,7 +152,7 @@ type FleetStep struct {
 // (its first group when it has one). For a step on several nodes, Exact,
 // Regexp, Contains and Count hold on each node, Distinct counts across all.
 type Expect struct {
-	Pos      Pos
+	Pos      Pos     `yaml:"-"`
 	Exit     *int    `yaml:"exit"` // default 0
 	Exact    *string `yaml:"exact"`
 	Contains string  `yaml:"contains"`

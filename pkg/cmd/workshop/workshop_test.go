@@ -79,7 +79,7 @@ func TestUsageErrors(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "bad.yaml"), []byte("id: bad\nsource: new\nsteps:\n  - run: x\n    retry: often\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if r := runCLI(t, dir, "list", "--exercises", dir); r.Code != 2 || !strings.Contains(r.Stderr, "bad.yaml:5:12: steps[0].retry: want a duration") {
+	if r := runCLI(t, dir, "list", "--exercises", dir); r.Code != 2 || !strings.Contains(r.Stderr, "bad.yaml:5:12: steps.0.retry: want a duration") {
 		t.Errorf("bad override: %d %q", r.Code, r.Stderr)
 	}
 }
