@@ -468,3 +468,81 @@ func TestStateDirOfItsOwn(t *testing.T) {
 		t.Errorf("env: %v", err)
 	}
 }
+
+func fullLock() *Lock {
+	return &Lock{Version: LockVersion, Distro: "flatcar", Channel: "stable", Arch: "amd64",
+		OS: OSRelease{Version: "4593.2.5", Box: Box{Name: "flatcar-stable", Provider: "virtualbox", URL: "https://example.test/x.box", SHA256: strings.Repeat("a", 64)}},
+		Artifacts: map[string]Artifact{
+			"fleet": {URL: "https://github.com/coreos/fleet/releases/download/v1.0.0/fleet-v1.0.0-linux-amd64.tar.gz", SHA256: strings.Repeat("b", 64), Size: 10},
+			"etcd": {URL: "https://github.com/etcd-io/etcd/releases/download/v3.5.21/etcd-v3.5.21-linux-amd64.tar.gz",
+				SHA256: "adddda4b06718e68671ffabff2f8cee48488ba61ad82900e639d108f2148501c"},
+		}}
+}
+
+// A lock is read strictly: every field WriteLock writes must be there,
+// hashes must be hashes, and problems name the key and file:line:col.
+func TestReadLockStrict(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, LockFile)
+	if err := WriteLock(p, fullLock()); err != nil {
+		t.Fatal(err)
+	}
+	good, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadLock(p); err != nil {
+		t.Fatalf("a lock WriteLock wrote: %v", err)
+	}
+	own := fullLock()
+	own.OS = OSRelease{}
+	if err := WriteLock(p, own); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadLock(p); err != nil {
+		t.Fatalf("a lock for a box of the user's own: %v", err)
+	}
+	cases := []struct{ name, body, want string }{
+		{"truncated", string(good[:200]), "os.box.url: missing"},
+		{"truncated early", string(good[:150]), "cododemo.lock: arch: missing"},
+		{"not a hash", strings.Replace(string(good), strings.Repeat("b", 64), "not-a-hash", 1), `cododemo.lock:20:13: artifacts.fleet.sha256: "not-a-hash" is not a sha256`},
+		{"upper-case hash", strings.Replace(string(good), strings.Repeat("a", 64), strings.Repeat("A", 64), 1), `os.box.sha256: "AAAA`},
+		{"unknown key", strings.Replace(string(good), "arch: amd64\n", "arch: amd64\nextra: 1\n", 1), "cododemo.lock:7:1: extra: unknown key"},
+		{"empty distro", strings.Replace(string(good), "distro: flatcar", "distro: \"\"", 1), "distro: must not be empty"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if err := os.WriteFile(p, []byte(c.body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err := ReadLock(p)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %v\nwant %q\nlock:\n%s", err, c.want, c.body)
+			}
+			if !strings.Contains(err.Error(), "run `cododemo lock`") {
+				t.Errorf("no way out in %v", err)
+			}
+		})
+	}
+}
+
+// One changed hex digit of etcd's hash, where cododemo has a built-in pin,
+// is an error naming both hashes; an override is the user's to pin.
+func TestLockDisagreesWithBuiltinPin(t *testing.T) {
+	l := fullLock()
+	lab := Default()
+	if err := l.CheckPins(lab); err != nil {
+		t.Fatal(err)
+	}
+	e := l.Artifacts["etcd"]
+	e.SHA256 = "bdddda4b06718e68671ffabff2f8cee48488ba61ad82900e639d108f2148501c"
+	l.Artifacts["etcd"] = e
+	err := l.CheckPins(lab)
+	if err == nil || !strings.Contains(err.Error(), "artifacts.etcd.sha256 is bdddda4b") || !strings.Contains(err.Error(), "built-in pin of etcd-v3.5.21-linux-amd64.tar.gz is adddda4b") {
+		t.Fatalf("err = %v", err)
+	}
+	lab.Etcd.ReleaseSHA256 = e.SHA256
+	if err := l.CheckPins(lab); err != nil {
+		t.Fatalf("override: %v", err)
+	}
+}

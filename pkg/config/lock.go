@@ -7,10 +7,15 @@ import (
 	"io/fs"
 	"os"
 
+	"maps"
+	"slices"
+	"strings"
+
 	"go.yaml.in/yaml/v3"
 
 	"github.com/cododemo/cododemo/pkg/fsutil"
 	"github.com/cododemo/cododemo/pkg/image/artifacts"
+	"github.com/cododemo/cododemo/pkg/yamlfile"
 )
 
 // LockFile is the lock's name beside the config file. Commit it: it is what
@@ -106,7 +111,28 @@ func (l *Lock) Matches(lab Lab) error {
 	return nil
 }
 
-// ReadLock reads a lock file; a missing file is (nil, nil).
+// CheckPins refuses a lock whose etcd tarball, at the address
+// cododemo pins, carries another hash than cododemo's built-in pin: an
+// edit, or a lock made for another build, would otherwise go into every
+// node's Ignition config. A lab that overrides the pin
+// (etcd.release_sha256) is held to its override by Complete instead.
+func (l *Lock) CheckPins(lab Lab) error {
+	a, ok := l.Artifacts["etcd"]
+	if !ok || lab.Etcd.ReleaseSHA256 != "" {
+		return nil
+	}
+	pin, err := artifacts.Etcd(lab.Etcd.ImageTag, l.Arch, "")
+	if err != nil || pin.SHA256 == "" || a.URL != pin.URL || a.SHA256 == pin.SHA256 {
+		return nil
+	}
+	return fmt.Errorf("artifacts.etcd.sha256 is %s, but cododemo's built-in pin of %s is %s: the lock was edited or made for another tarball; "+
+		"run `cododemo lock` again, or set etcd.release_sha256 if your mirror serves a build of your own", a.SHA256, pin.File, pin.SHA256)
+}
+
+// ReadLock reads a lock file; a missing file is (nil, nil). The decode is
+// strict: unknown keys, a missing field, a hash that is not one, are errors
+// naming the key and file:line:col, since a damaged or hand-edited lock
+// must not reach the nodes.
 func ReadLock(path string) (*Lock, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -115,16 +141,100 @@ func ReadLock(path string) (*Lock, error) {
 	if err != nil {
 		return nil, err
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
 	var l Lock
-	if err := dec.Decode(&l); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if l.Version != LockVersion {
+	pos, err := yamlfile.Decode(path, data, &l)
+	var issues []yamlfile.Issue
+	var ye *yamlfile.Error
+	switch {
+	case errors.As(err, &ye):
+		issues = ye.Issues
+	case err != nil:
+		return nil, err
+	case pos["version"] != (yamlfile.Pos{}) && l.Version != LockVersion:
 		return nil, fmt.Errorf("%s: lock format version %d, this cododemo reads %d", path, l.Version, LockVersion)
+	default:
+		issues = checkLock(&l, pos)
+	}
+	if len(issues) > 0 {
+		return nil, &yamlfile.Error{File: path, Issues: append(issues, yamlfile.Issue{
+			Msg: "the lock is damaged or was edited by hand; run `cododemo lock` to make it again"})}
 	}
 	return &l, nil
+}
+
+// checkLock finds what a lock written by WriteLock always has but l lacks.
+func checkLock(l *Lock, pos yamlfile.Positions) []yamlfile.Issue {
+	var out []yamlfile.Issue
+	at := func(key string) yamlfile.Pos {
+		p, _ := pos.Lookup(key)
+		return p
+	}
+	missing := func(key string) {
+		parent := ""
+		if i := strings.LastIndex(key, "."); i > 0 {
+			parent = key[:i]
+		}
+		out = append(out, yamlfile.Issue{Pos: at(parent), Key: key, Msg: "missing"})
+	}
+	hash := func(key, sha string) {
+		if !sha256Hex.MatchString(sha) {
+			out = append(out, yamlfile.Issue{Pos: at(key), Key: key, Msg: fmt.Sprintf("%q is not a sha256 (64 lower-case hex digits)", sha)})
+		}
+	}
+	nonEmpty := func(key, v string) {
+		if _, ok := pos[key]; !ok {
+			missing(key)
+		} else if v == "" {
+			out = append(out, yamlfile.Issue{Pos: at(key), Key: key, Msg: "must not be empty"})
+		}
+	}
+	if _, ok := pos["version"]; !ok {
+		missing("version")
+	}
+	nonEmpty("distro", l.Distro)
+	nonEmpty("channel", l.Channel)
+	nonEmpty("arch", l.Arch)
+	// A lab on a box of its own locks no OS release: WriteLock then
+	// writes the os fields empty, all of them.
+	for _, k := range []string{"os", "os.version", "os.box", "os.box.name", "os.box.provider", "os.box.url", "os.box.sha256"} {
+		if _, ok := pos[k]; !ok {
+			missing(k)
+		}
+	}
+	if l.OS != (OSRelease{}) {
+		nonEmpty("os.version", l.OS.Version)
+		nonEmpty("os.box.name", l.OS.Box.Name)
+		nonEmpty("os.box.provider", l.OS.Box.Provider)
+		nonEmpty("os.box.url", l.OS.Box.URL)
+		hash("os.box.sha256", l.OS.Box.SHA256)
+	}
+	for _, name := range slices.Sorted(maps.Keys(l.Artifacts)) {
+		a, key := l.Artifacts[name], "artifacts."+name
+		nonEmpty(key+".url", a.URL)
+		hash(key+".sha256", a.SHA256)
+		if a.Size < 0 {
+			out = append(out, yamlfile.Issue{Pos: at(key + ".size"), Key: key + ".size", Msg: fmt.Sprintf("%d is not a size", a.Size)})
+		}
+	}
+	if t := l.Templates; t != nil {
+		nonEmpty("templates.source", t.Source)
+		hash("templates.sha256", t.SHA256)
+	}
+	return dedupe(out)
+}
+
+// dedupe drops a second report of one key ("missing" and "not a sha256"
+// of an absent hash).
+func dedupe(in []yamlfile.Issue) []yamlfile.Issue {
+	seen := map[string]bool{}
+	var out []yamlfile.Issue
+	for _, is := range in {
+		if !seen[is.Key] {
+			seen[is.Key] = true
+			out = append(out, is)
+		}
+	}
+	return out
 }
 
 // WriteLock writes the lock atomically.

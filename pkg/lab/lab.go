@@ -96,6 +96,9 @@ func Load(o Options) (*Lab, error) {
 		if err := l.Lock.Matches(loaded.Lab); err != nil {
 			return nil, &Error{fmt.Errorf("%s: %w", l.LockPath(), err)}
 		}
+		if err := l.Lock.CheckPins(loaded.Lab); err != nil {
+			return nil, &Error{fmt.Errorf("%s: %w", l.LockPath(), err)}
+		}
 	}
 	var s plan.Secrets
 	switch o.Secrets {

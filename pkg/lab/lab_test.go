@@ -28,9 +28,27 @@ func source(dir string, env ...string) config.Source {
 func writeLock(t *testing.T, dir, channel string) {
 	t.Helper()
 	l := &config.Lock{Version: config.LockVersion, Distro: "flatcar", Channel: channel, Arch: "amd64",
-		OS: config.OSRelease{Version: "4593.2.5", Box: config.Box{Name: "flatcar-" + channel, Provider: "virtualbox", SHA256: strings.Repeat("a", 64)}}}
+		OS: config.OSRelease{Version: "4593.2.5", Box: config.Box{Name: "flatcar-" + channel, Provider: "virtualbox", URL: "https://example.test/flatcar.box", SHA256: strings.Repeat("a", 64)}}}
 	if err := config.WriteLock(filepath.Join(dir, config.LockFile), l); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A lock whose etcd hash is one digit off cododemo's built-in pin never
+// reaches a plan.
+func TestLoadRefusesALockAgainstTheBuiltinPin(t *testing.T) {
+	dir := t.TempDir()
+	l := &config.Lock{Version: config.LockVersion, Distro: "flatcar", Channel: "stable", Arch: "amd64",
+		OS: config.OSRelease{Version: "4593.2.5", Box: config.Box{Name: "flatcar-stable", Provider: "virtualbox", URL: "https://example.test/flatcar.box", SHA256: strings.Repeat("a", 64)}},
+		Artifacts: map[string]config.Artifact{"etcd": {
+			URL:    "https://github.com/etcd-io/etcd/releases/download/v3.5.21/etcd-v3.5.21-linux-amd64.tar.gz",
+			SHA256: "adddda4b06718e68671ffabff2f8cee48488ba61ad82900e639d108f2148501d"}}}
+	if err := config.WriteLock(filepath.Join(dir, config.LockFile), l); err != nil {
+		t.Fatal(err)
+	}
+	_, err := lab.Load(lab.Options{Source: source(dir), Secrets: lab.SecretsNone})
+	if !lab.IsConfig(err) || !strings.Contains(err.Error(), "501d") || !strings.Contains(err.Error(), "built-in pin of etcd-v3.5.21-linux-amd64.tar.gz is adddda4b06718e68671ffabff2f8cee48488ba61ad82900e639d108f2148501c") {
+		t.Fatalf("got %v", err)
 	}
 }
 
