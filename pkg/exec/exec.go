@@ -11,7 +11,6 @@ import (
 	"io"
 	osexec "os/exec"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/cododemo/cododemo/pkg/hostos"
@@ -93,7 +92,7 @@ func (o OS) Run(ctx context.Context, c Cmd) error {
 		cmd.Env = append(cmd.Environ(), c.Env...)
 	}
 	cmd.Stdin = c.Stdin
-	tail := &tailBuffer{max: maxCaptured}
+	tail := NewTail(maxCaptured)
 	cmd.Stdout = teeTo(c.Stdout, tail)
 	cmd.Stderr = teeTo(c.Stderr, tail)
 	group := hostos.NewGroup(cmd)
@@ -138,28 +137,4 @@ func teeTo(w io.Writer, tail io.Writer) io.Writer {
 		return tail
 	}
 	return io.MultiWriter(w, tail)
-}
-
-// tailBuffer keeps the last max bytes written to it. Stdout and stderr
-// are copied by two goroutines, hence the lock.
-type tailBuffer struct {
-	mu  sync.Mutex
-	max int
-	buf []byte
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, p...)
-	if len(t.buf) > t.max {
-		t.buf = append(t.buf[:0], t.buf[len(t.buf)-t.max:]...)
-	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return string(t.buf)
 }

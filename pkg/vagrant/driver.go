@@ -198,12 +198,12 @@ func (d *Driver) streamFor(ctx context.Context, args []string, machine string, o
 	lw := &lineWriter{out: out, machine: machine}
 	c := d.Cmd(args...)
 	// The error-exit record comes last; keep the tail of stdout for it.
-	tail := &tailBuffer{max: 64 << 10}
+	tail := exec.NewTail(64 << 10)
 	c.Stdout = io.MultiWriter(lw, tail)
 	c.Stderr = lw
 	err := d.Runner.Run(ctx, c)
 	lw.Flush()
-	return classify(err, tail.buf)
+	return classify(err, tail.Bytes())
 }
 
 // lineWriter splits vagrant output into lines, decodes machine-readable
@@ -293,20 +293,6 @@ func StripMachinePrefix(line, machine string) string {
 		}
 	}
 	return line
-}
-
-// tailBuffer keeps the last max bytes written to it.
-type tailBuffer struct {
-	max int
-	buf []byte
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.buf = append(t.buf, p...)
-	if len(t.buf) > t.max {
-		t.buf = append(t.buf[:0], t.buf[len(t.buf)-t.max:]...)
-	}
-	return len(p), nil
 }
 
 func orDefault(s, d string) string {

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/cododemo/cododemo/pkg/exec"
 )
 
 // UpStep is one `vagrant up NODE` of an up plan.
@@ -247,12 +249,12 @@ func (d *Driver) upStep(ctx context.Context, st UpStep, states map[string]*stepS
 		}
 	}
 	c := d.Cmd(args...)
-	tail := &tailBuffer{max: 64 << 10}
+	tail := exec.NewTail(64 << 10)
 	c.Stdout = io.MultiWriter(lw, tail)
 	c.Stderr = lw
 	err := d.Runner.Run(ctx, c)
 	lw.Flush()
-	return classify(err, tail.buf)
+	return classify(err, tail.Bytes())
 }
 
 // Missing returns the wanted machines (all when want is empty) that are
