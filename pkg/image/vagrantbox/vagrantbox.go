@@ -14,6 +14,7 @@ import (
 
 	"github.com/cododemo/cododemo/pkg/exec"
 	"github.com/cododemo/cododemo/pkg/fsutil"
+	"github.com/cododemo/cododemo/pkg/image/release"
 )
 
 // Box is one box version for one provider.
@@ -25,24 +26,6 @@ type Box struct {
 	SHA256   string
 	// Path is the box file (a cache blob).
 	Path string
-}
-
-type catalog struct {
-	Name     string    `json:"name"`
-	Versions []version `json:"versions"`
-}
-
-type version struct {
-	Version   string     `json:"version"`
-	Providers []provider `json:"providers"`
-}
-
-type provider struct {
-	Name         string `json:"name"`
-	URL          string `json:"url"`
-	ChecksumType string `json:"checksum_type"`
-	Checksum     string `json:"checksum"`
-	Architecture string `json:"architecture,omitempty"`
 }
 
 // FileURL turns an absolute path into a file:// URL (file:///C:/... on
@@ -57,7 +40,9 @@ func FileURL(p string) string {
 
 // CatalogJSON is the local catalog for b.
 func CatalogJSON(b Box) ([]byte, error) {
-	c := catalog{Name: b.Name, Versions: []version{{Version: b.Version, Providers: []provider{{
+	// The same JSON as the release server's catalog, with one version and
+	// one provider: the cached box.
+	c := release.Catalog{Name: b.Name, Versions: []release.CatalogVersion{{Version: b.Version, Providers: []release.CatalogProvider{{
 		Name: b.Provider, URL: FileURL(b.Path), ChecksumType: "sha256", Checksum: b.SHA256, Architecture: b.Arch,
 	}}}}}
 	data, err := json.MarshalIndent(c, "", "  ")

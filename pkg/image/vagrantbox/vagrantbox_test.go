@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/cododemo/cododemo/pkg/exec"
+	"github.com/cododemo/cododemo/pkg/image/release"
 )
 
 func TestCatalogJSONKeepsNameVersionChecksum(t *testing.T) {
@@ -17,7 +18,7 @@ func TestCatalogJSONKeepsNameVersionChecksum(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var c catalog
+	var c release.Catalog
 	if err := json.Unmarshal(data, &c); err != nil {
 		t.Fatal(err)
 	}
