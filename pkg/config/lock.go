@@ -13,8 +13,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/cododemo/cododemo/pkg/artifacts"
 	"github.com/cododemo/cododemo/pkg/fsutil"
-	"github.com/cododemo/cododemo/pkg/image/artifacts"
 	"github.com/cododemo/cododemo/pkg/yamlfile"
 )
 

@@ -8,7 +8,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/cododemo/cododemo/pkg/image/artifacts"
+	"github.com/cododemo/cododemo/pkg/artifacts"
 )
 
 // Problem is one thing wrong with a lab's configuration.

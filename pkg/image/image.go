@@ -21,9 +21,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/cododemo/cododemo/pkg/artifacts"
 	"github.com/cododemo/cododemo/pkg/config"
 	"github.com/cododemo/cododemo/pkg/exec"
-	"github.com/cododemo/cododemo/pkg/image/artifacts"
 	"github.com/cododemo/cododemo/pkg/image/cache"
 	"github.com/cododemo/cododemo/pkg/image/download"
 	"github.com/cododemo/cododemo/pkg/image/release"
@@ -56,7 +56,10 @@ type Options struct {
 	VagrantEnv []string
 }
 
-// Service does the image work for the box, lock and bundle commands.
+// Service does the image work: resolving and pinning releases, fetching
+// and verifying boxes and artifacts, the cache. The box, lock and bundle
+// commands use it (through cmdutil.ImageSetup), and so do up's pin and
+// box steps (pkg/bringup).
 type Service struct {
 	Cache   *cache.Cache
 	DL      *download.Downloader

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/cododemo/cododemo/pkg/artifacts"
 	"github.com/cododemo/cododemo/pkg/config"
-	"github.com/cododemo/cododemo/pkg/image/artifacts"
 	"github.com/cododemo/cododemo/pkg/image/cache"
 )
 

@@ -10,8 +10,8 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/cododemo/cododemo/pkg/artifacts"
 	"github.com/cododemo/cododemo/pkg/config"
-	"github.com/cododemo/cododemo/pkg/image/artifacts"
 )
 
 // Secrets are the per-lab values generated once in the state dir.
