@@ -189,25 +189,17 @@ func (r *Result) add(s StepResult) {
 }
 
 // finish sets the exercise status from its steps: any failure fails it;
-// all skipped skips it.
+// otherwise a skipped step (a declined disruptive step, a presenter's
+// stop, unmet needs) makes it a skip, since part of it never ran.
 func (r *Result) finish() {
 	r.Status = health.Pass
-	skipped := 0
 	for _, s := range r.Steps {
 		switch s.Status {
 		case health.Fail:
 			r.Status = health.Fail
 			return
 		case health.Skip:
-			skipped++
-		}
-	}
-	if skipped > 0 && r.Status == health.Pass {
-		r.Status = health.Skip
-		for _, s := range r.Steps {
-			if s.Status == health.Pass && s.Phase == PhaseStep {
-				// Part ran, then a disruptive step was declined: that is
-				// not a pass of the exercise.
+			if s.Phase != PhaseCleanup && s.Phase != PhaseProbe {
 				r.Status = health.Skip
 			}
 		}

@@ -22,11 +22,11 @@ type prober struct {
 	started time.Time
 	now     func() time.Time
 
-	mu                sync.Mutex
-	sent, ok          int
-	gap, longest      time.Duration
-	lastOK, firstFail time.Time
-	lastErr           string
+	mu       sync.Mutex
+	sent, ok int
+	longest  time.Duration
+	lastOK   time.Time
+	lastErr  string
 }
 
 func (e *Engine) startProbe(ctx context.Context, ex *Exercise, st *state) *prober {
