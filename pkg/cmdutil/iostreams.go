@@ -7,7 +7,7 @@ import (
 	"io"
 	"os"
 
-	"golang.org/x/term"
+	"github.com/cododemo/cododemo/pkg/hostos"
 )
 
 // IOStreams are the three standard streams plus what is known about them.
@@ -19,27 +19,38 @@ type IOStreams struct {
 	// and colour are for terminals only.
 	OutTTY bool
 	ErrTTY bool
-	// NoColor is set when NO_COLOR is present in the environment.
+	// NoColor is set when NO_COLOR is set (to anything but "").
 	NoColor bool
+	// NoEscapes is set when the terminal shows escape codes as text:
+	// TERM=dumb, or a Windows console without virtual terminal processing.
+	// Then there is neither colour nor a live view.
+	NoEscapes bool
+	// OutWidth and ErrWidth are the terminals' widths (0: not a terminal,
+	// or unknown): tables wrap to them.
+	OutWidth, ErrWidth int
 }
 
-// System returns the process's own streams.
+// System returns the process's own streams; hostos.DecideTerm is the rule.
 func System() *IOStreams {
-	_, noColor := os.LookupEnv("NO_COLOR")
+	out, errOut := hostos.Terminal(os.Stdout, os.Getenv), hostos.Terminal(os.Stderr, os.Getenv)
 	return &IOStreams{
-		In:      os.Stdin,
-		Out:     os.Stdout,
-		ErrOut:  os.Stderr,
-		OutTTY:  isTerminal(os.Stdout),
-		ErrTTY:  isTerminal(os.Stderr),
-		NoColor: noColor,
+		In:        os.Stdin,
+		Out:       os.Stdout,
+		ErrOut:    os.Stderr,
+		OutTTY:    out.IsTerminal,
+		ErrTTY:    errOut.IsTerminal,
+		NoColor:   os.Getenv("NO_COLOR") != "",
+		NoEscapes: (out.IsTerminal && !out.Live) || (errOut.IsTerminal && !errOut.Live),
+		OutWidth:  out.Width,
+		ErrWidth:  errOut.Width,
 	}
 }
 
 // ColorOut says whether colour may be written to Out.
-func (s *IOStreams) ColorOut() bool { return s.OutTTY && !s.NoColor }
+func (s *IOStreams) ColorOut() bool { return s.OutTTY && !s.NoColor && !s.NoEscapes }
 
 // ColorErr says whether colour may be written to ErrOut.
-func (s *IOStreams) ColorErr() bool { return s.ErrTTY && !s.NoColor }
+func (s *IOStreams) ColorErr() bool { return s.ErrTTY && !s.NoColor && !s.NoEscapes }
 
-func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
+// LiveErr says whether ErrOut may show a live view (lines redrawn in place).
+func (s *IOStreams) LiveErr() bool { return s.ErrTTY && !s.NoEscapes }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cododemo/cododemo/pkg/exec"
+	"github.com/cododemo/cododemo/pkg/termtable"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/doctor")
@@ -195,7 +196,7 @@ func TestReportOutput(t *testing.T) {
 	golden(t, "report.json", js.Bytes())
 
 	var tb bytes.Buffer
-	if err := WriteTable(&tb, r, false); err != nil {
+	if err := WriteTable(&tb, r, false, 0); err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "report.txt", tb.Bytes())
@@ -203,10 +204,27 @@ func TestReportOutput(t *testing.T) {
 		t.Error("colour without a terminal")
 	}
 	tb.Reset()
-	if err := WriteTable(&tb, r, true); err != nil {
+	if err := WriteTable(&tb, r, true, 0); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Contains(tb.Bytes(), []byte("\x1b[31mFAIL\x1b[0m")) {
 		t.Errorf("no colour on a terminal:\n%s", tb.String())
+	}
+	// Colour takes no room: without its codes, the coloured table is the
+	// plain one (the STATUS header was 9 columns off with text/tabwriter).
+	plain, _ := os.ReadFile(filepath.Join("..", "..", "testdata", "doctor", "report.txt"))
+	if got := termtable.Strip(tb.String()); got != string(plain) {
+		t.Errorf("coloured table differs from the plain one once its codes are gone:\n%s", got)
+	}
+	// On an 80-column terminal every line fits, the fix under its finding.
+	tb.Reset()
+	if err := WriteTable(&tb, r, true, 80); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "report-80.txt", []byte(termtable.Strip(tb.String())))
+	for _, l := range strings.Split(tb.String(), "\n") {
+		if termtable.Width(l) > 80 && len(strings.Fields(l)) > 1 { // a URL alone may run long
+			t.Errorf("line of %d columns on an 80-column terminal: %q", termtable.Width(l), l)
+		}
 	}
 }

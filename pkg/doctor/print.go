@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
+
+	"github.com/cododemo/cododemo/pkg/termtable"
 )
 
 // WriteJSON writes the report as indented JSON (schema_version inside).
@@ -25,23 +26,34 @@ var statusColor = map[Status]string{
 }
 
 // WriteTable writes one row per check: code, check, status, finding, fix;
-// then a summary line. color adds ANSI colour to the status column.
-func WriteTable(w io.Writer, r Report, color bool) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CODE\tCHECK\tSTATUS\tFINDING\tFIX")
+// then a summary line. color adds ANSI colour to the status column. On a
+// terminal (width > 0) the fix goes on its own line under the finding and
+// long text wraps to the width; elsewhere each row is one line.
+func WriteTable(w io.Writer, r Report, color bool, width int) error {
+	header := []string{"CODE", "CHECK", "STATUS", "FINDING", "FIX"}
+	if width > 0 {
+		header = header[:4]
+	}
+	rows := [][]string{header}
 	for _, f := range r.Findings {
 		status := strings.ToUpper(string(f.Status))
 		if color {
-			// Pad before colouring: tabwriter counts the escape bytes.
-			status = statusColor[f.Status] + fmt.Sprintf("%-4s", status) + "\x1b[0m"
+			status = statusColor[f.Status] + status + "\x1b[0m"
 		}
-		fix := f.Fix
+		fix := oneLine(f.Fix)
+		if width > 0 {
+			rows = append(rows, []string{f.Code, f.Check, status, oneLine(f.Finding)})
+			if fix != "" {
+				rows = append(rows, []string{"", "", "", "fix: " + fix})
+			}
+			continue
+		}
 		if fix == "" {
 			fix = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.Code, f.Check, status, oneLine(f.Finding), oneLine(fix))
+		rows = append(rows, []string{f.Code, f.Check, status, oneLine(f.Finding), fix})
 	}
-	if err := tw.Flush(); err != nil {
+	if err := termtable.Write(w, rows, width); err != nil {
 		return err
 	}
 	s := r.Summary

@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
+
+	"github.com/cododemo/cododemo/pkg/termtable"
 )
 
 // ANSI colours for the table on a terminal.
@@ -40,23 +41,22 @@ func statusColour(s Status) string {
 }
 
 // WriteTable writes the report for people: one row per check, hints
-// under failures, a summary line. colour is for terminals without NO_COLOR.
-func WriteTable(w io.Writer, r *Report, colour bool) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NODE\tCHECK\tSTATUS\tTIME\tMESSAGE")
+// under failures, a summary line. colour is for terminals without NO_COLOR;
+// width > 0 (a terminal's) wraps messages and hints to fit it.
+func WriteTable(w io.Writer, r *Report, colour bool, width int) error {
+	rows := [][]string{{"NODE", "CHECK", "STATUS", "TIME", "MESSAGE"}}
 	for _, v := range r.Verdicts {
 		lines := strings.Split(v.Message, "\n")
-		// Pad before painting: escape codes would upset the column widths.
-		status := paint(colour, statusColour(v.Status), fmt.Sprintf("%-4s", strings.ToUpper(string(v.Status))))
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.Node, v.Check, status, fmtDuration(v.Duration), lines[0])
+		status := paint(colour, statusColour(v.Status), strings.ToUpper(string(v.Status)))
+		rows = append(rows, []string{v.Node, v.Check, status, fmtDuration(v.Duration), lines[0]})
 		for _, l := range lines[1:] {
-			fmt.Fprintf(tw, "\t\t\t\t%s\n", l)
+			rows = append(rows, []string{"", "", "", "", l})
 		}
 		if v.Hint != "" && v.Status != Pass {
-			fmt.Fprintf(tw, "\t\t\t\t%s\n", paint(colour, dim, "hint: "+v.Hint))
+			rows = append(rows, []string{"", "", "", "", paint(colour, dim, "hint: "+v.Hint)})
 		}
 	}
-	if err := tw.Flush(); err != nil {
+	if err := termtable.Write(w, rows, width); err != nil {
 		return err
 	}
 	verdict := paint(colour, bold+green, "HEALTHY")

@@ -1,6 +1,8 @@
 package health
 
 import (
+	"github.com/cododemo/cododemo/pkg/termtable"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -106,8 +108,8 @@ func TestWriteJUnit(t *testing.T) {
 
 func TestWriteTable(t *testing.T) {
 	var plain, colour bytes.Buffer
-	_ = WriteTable(&plain, sampleReport(), false)
-	_ = WriteTable(&colour, sampleReport(), true)
+	_ = WriteTable(&plain, sampleReport(), false, 0)
+	_ = WriteTable(&colour, sampleReport(), true, 0)
 	out := plain.String()
 	for _, want := range []string{"NODE", "core-02  systemd", "FAIL", "hint: look at it", "  boom", "UNHEALTHY: 2 nodes, 1 pass, 1 warn, 1 fail, 1 skip"} {
 		if !strings.Contains(out, want) {
@@ -119,6 +121,20 @@ func TestWriteTable(t *testing.T) {
 	}
 	if !strings.Contains(colour.String(), red+"FAIL") {
 		t.Errorf("no colour on a terminal:\n%q", colour.String())
+	}
+	// Colour codes take no room: the columns, hints included, line up as
+	// in the plain table.
+	if got := termtable.Strip(colour.String()); got != out {
+		t.Errorf("coloured table misaligned:\n%s\nplain:\n%s", got, out)
+	}
+	var narrow bytes.Buffer
+	r := sampleReport()
+	r.Verdicts[0].Message = strings.Repeat("a long message that goes on ", 8)
+	_ = WriteTable(&narrow, r, true, 70)
+	for _, l := range strings.Split(narrow.String(), "\n") {
+		if termtable.Width(l) > 70 {
+			t.Errorf("line of %d columns on a 70-column terminal: %q", termtable.Width(l), l)
+		}
 	}
 }
 

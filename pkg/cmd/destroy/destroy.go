@@ -47,7 +47,7 @@ func NewCmdDestroy(f *cmdutil.Factory) *cobra.Command {
 				return cmdutil.Usage(errors.New("--purge removes the whole lab's state: name no nodes"))
 			}
 			o.IO = f.IO
-			o.Options = lifecycle.ForLab(l, f.Runner, f.Getenv, args, f.IO.ErrOut, f.IO.ErrTTY)
+			o.Options = lifecycle.ForLab(l, f.Runner, f.Getenv, args, f.IO.ErrOut, f.IO.LiveErr())
 			o.LabDir, o.Lab = l.Dir, l.Lab.Name
 			return Run(cmd.Context(), o)
 		},

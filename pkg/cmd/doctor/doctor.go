@@ -98,7 +98,7 @@ func runDoctor(ctx context.Context, o *Options) error {
 	if o.Output == cmdutil.OutputJSON {
 		err = doctor.WriteJSON(o.IO.Out, r)
 	} else {
-		err = doctor.WriteTable(o.IO.Out, r, o.IO.ColorOut())
+		err = doctor.WriteTable(o.IO.Out, r, o.IO.ColorOut(), o.IO.OutWidth)
 	}
 	if err != nil {
 		return err

@@ -28,7 +28,7 @@ func NewCmdHalt(f *cmdutil.Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return Run(cmd.Context(), &Options{Options: lifecycle.ForLab(l, f.Runner, f.Getenv, args, f.IO.ErrOut, f.IO.ErrTTY)})
+			return Run(cmd.Context(), &Options{Options: lifecycle.ForLab(l, f.Runner, f.Getenv, args, f.IO.ErrOut, f.IO.LiveErr())})
 		},
 	}
 	return cmd

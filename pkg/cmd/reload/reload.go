@@ -20,7 +20,7 @@ func NewCmdReload(f *cmdutil.Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return lifecycle.Reload(cmd.Context(), lifecycle.ForLab(l, f.Runner, f.Getenv, args, f.IO.ErrOut, f.IO.ErrTTY))
+			return lifecycle.Reload(cmd.Context(), lifecycle.ForLab(l, f.Runner, f.Getenv, args, f.IO.ErrOut, f.IO.LiveErr()))
 		},
 	}
 }

@@ -77,7 +77,7 @@ is missing.`,
 func Run(ctx context.Context, f *cmdutil.Factory, o *Options, l *lab.Lab, runF func(context.Context, *bringup.State) error) error {
 	s := &bringup.State{Lab: l, Opts: *o, Env: bringup.Env{
 		Runner: f.Runner, Getenv: f.Getenv, Version: f.Version,
-		Out: f.IO.Out, ErrOut: f.IO.ErrOut, Live: f.IO.ErrTTY, Colour: f.IO.ColorOut(),
+		Out: f.IO.Out, ErrOut: f.IO.ErrOut, Live: f.IO.LiveErr(), Colour: f.IO.ColorOut(),
 	}}
 	err := runF(ctx, s)
 	switch {

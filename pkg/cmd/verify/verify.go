@@ -129,7 +129,7 @@ func run(ctx context.Context, o *Options) error {
 	case cmdutil.OutputJUnit:
 		err = health.WriteJUnit(o.IO.Out, rep)
 	default:
-		err = health.WriteTable(o.IO.Out, rep, o.IO.ColorOut())
+		err = health.WriteTable(o.IO.Out, rep, o.IO.ColorOut(), o.IO.OutWidth)
 	}
 	if err != nil {
 		return err
