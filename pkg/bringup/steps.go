@@ -328,7 +328,7 @@ func Verify(ctx context.Context, s *State) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := health.WriteTable(s.Env.Out, rep, s.Env.Colour); err != nil {
+	if err := health.WriteTable(s.Env.Out, rep, s.Env.Colour, 0); err != nil {
 		return err
 	}
 	if !rep.Healthy() {
