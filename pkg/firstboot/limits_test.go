@@ -255,3 +255,25 @@ func TestStartGuestNetwork(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// What was hashed at start is what is sent: a file renamed over the path
+// afterwards is not served in its place.
+func TestServesTheVerifiedFileNotThePath(t *testing.T) {
+	ign := []byte(`{"ignition":{"version":"3.4.0"}}`)
+	dir := t.TempDir()
+	p := filepath.Join(dir, "core-01.ign")
+	if err := os.WriteFile(p, ign, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, base, _ := start(t, []File{{URLPath: "/ignition/core-01.ign", Path: p, SHA256: sum(ign)}})
+	evil := filepath.Join(dir, "evil")
+	if err := os.WriteFile(evil, []byte(`{"ignition":{"version":"3.4.0"},"passwd":{}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(evil, p); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := get(t, base+"/ignition/core-01.ign"); code != http.StatusOK || body != string(ign) {
+		t.Fatalf("after a swap: %d %q", code, body)
+	}
+}

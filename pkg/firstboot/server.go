@@ -45,7 +45,7 @@ const (
 	// WriteIdle drops a client that reads nothing for this long.
 	WriteIdle   = 30 * time.Second
 	readTimeout = 30 * time.Second
-	idleTimeout = 15 * time.Second
+	idleTimeout = 5 * time.Second
 )
 
 // served is a verified file, held open: what was hashed is what is sent,
@@ -53,9 +53,28 @@ const (
 type served struct {
 	File
 	f       *os.File
+	fi      os.FileInfo
 	size    int64
 	modTime time.Time
 }
+
+// reopen gives a request a descriptor of its own (its own offset, so the
+// kernel can sendfile from it) on the very file verified at start: the
+// same inode, size and mtime, or an error.
+func (sv *served) reopen() (*os.File, error) {
+	fd, err := openNoBlock(sv.Path)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := fd.Stat()
+	if err != nil || !os.SameFile(fi, sv.fi) || fi.Size() != sv.size || !fi.ModTime().Equal(sv.modTime) {
+		fd.Close()
+		return nil, errChanged
+	}
+	return fd, nil
+}
+
+var errChanged = errors.New("changed since it was pinned")
 
 // Server is a first-boot file server.
 type Server struct {
@@ -121,7 +140,7 @@ func open(f File) (*served, error) {
 		fd.Close()
 		return nil, fmt.Errorf("firstboot: %s: %w", f.URLPath, err)
 	}
-	return &served{File: f, f: fd, size: fi.Size(), modTime: fi.ModTime()}, nil
+	return &served{File: f, f: fd, fi: fi, size: fi.Size(), modTime: fi.ModTime()}, nil
 }
 
 // Allow restricts clients to remote addresses for which allow returns
@@ -150,6 +169,9 @@ func (s *Server) Start(ctx context.Context, addr netip.AddrPort) error {
 		MaxHeaderBytes:    16 << 10,
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
+	// A node fetches one or two files: keep-alive would only let idle
+	// connections hold the MaxConns slots that waiting nodes need.
+	s.srv.SetKeepAlivesEnabled(false)
 	srv, l := s.srv, s.ln
 	s.mu.Unlock()
 	go func() { _ = srv.Serve(l) }()
@@ -261,8 +283,15 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Cache-Control", "no-store")
-	// A section reader per request: concurrent requests share the open
-	// file without sharing an offset; nothing is read into memory whole.
+	// The request's own descriptor of the verified file, so the kernel
+	// sends it (sendfile) with no copy through memory; when the path no
+	// longer leads to that file, the descriptor held since start is read
+	// through a section reader (its own offset, nothing read whole).
+	if fd, err := f.reopen(); err == nil {
+		defer fd.Close()
+		http.ServeContent(cw, r, "", time.Time{}, fd)
+		return
+	}
 	http.ServeContent(cw, r, "", time.Time{}, io.NewSectionReader(f.f, 0, f.size))
 }
 
@@ -290,6 +319,40 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	c.n += int64(n)
 	return n, err
 }
+
+// sendChunk is how much one sendfile call may send before the write
+// deadline moves: a client must take 4 MiB per WriteIdle to stay.
+const sendChunk = 4 << 20
+
+// ReadFrom lets http.ServeContent's copy reach the connection's
+// ReadFrom (sendfile from an *os.File), in chunks so the write deadline
+// still moves with progress.
+func (c *countingWriter) ReadFrom(src io.Reader) (int64, error) {
+	rf, ok := c.w.(io.ReaderFrom)
+	lr, isLimited := src.(*io.LimitedReader)
+	if !ok || !isLimited {
+		return io.Copy(writerOnly{c}, src)
+	}
+	var total int64
+	for lr.N > 0 {
+		_ = c.rc.SetWriteDeadline(time.Now().Add(c.idle))
+		chunk := &io.LimitedReader{R: lr.R, N: min(lr.N, sendChunk)}
+		n, err := rf.ReadFrom(chunk)
+		lr.N -= n
+		total += n
+		c.n += n
+		if err != nil {
+			return total, err
+		}
+		if n == 0 {
+			break
+		}
+	}
+	return total, nil
+}
+
+// writerOnly hides ReadFrom, so io.Copy does not come back to it.
+type writerOnly struct{ io.Writer }
 
 // limitListener accepts at most n connections at a time.
 func limitListener(l net.Listener, n int) net.Listener {
@@ -321,4 +384,13 @@ func (c *limitedConn) Close() error {
 	err := c.Conn.Close()
 	c.once.Do(c.release)
 	return err
+}
+
+// ReadFrom keeps the TCP connection's sendfile path reachable through
+// the wrapper.
+func (c *limitedConn) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := c.Conn.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(writerOnly{c.Conn}, r)
 }
