@@ -30,3 +30,19 @@ func TestDecideTerm(t *testing.T) {
 		}
 	}
 }
+
+func TestDefaultShell(t *testing.T) {
+	for _, tc := range []struct{ goos, shell, want string }{
+		{"windows", "", "powershell"},
+		{"windows", `C:\Program Files\Git\usr\bin\bash.exe`, "powershell"},
+		{"linux", "/bin/bash", "sh"},
+		{"darwin", "/bin/zsh", "sh"},
+		{"darwin", "/opt/homebrew/bin/fish", "fish"},
+		{"linux", "/usr/bin/pwsh", "powershell"},
+		{"linux", "", "sh"},
+	} {
+		if got := DefaultShell(tc.goos, tc.shell); got != tc.want {
+			t.Errorf("DefaultShell(%s, %q) = %s, want %s", tc.goos, tc.shell, got, tc.want)
+		}
+	}
+}

@@ -9,12 +9,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cododemo/cododemo/pkg/cmdutil"
+	"github.com/cododemo/cododemo/pkg/hostos"
 	"github.com/cododemo/cododemo/pkg/lab"
 	"github.com/cododemo/cododemo/pkg/plan"
 )
 
 // Shells `env` writes for.
-var Shells = []string{"sh", "fish", "powershell"}
+var Shells = []string{"sh", "fish", "powershell", "cmd"}
 
 // Options are the inputs of `cododemo env`.
 type Options struct {
@@ -35,7 +36,8 @@ func NewCmdEnv(f *cmdutil.Factory) *cobra.Command {
 		Short: "Print shell exports that point docker, etcdctl and fleetctl at a node",
 		Example: `  eval "$(cododemo env core-01)"
   cododemo env core-01 --shell fish | source
-  cododemo env core-01 --shell powershell | Invoke-Expression`,
+  cododemo env core-01 --shell powershell | Invoke-Expression
+  FOR /F "tokens=*" %i IN ('cododemo env core-01 --shell cmd') DO @%i`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			lab, err := f.LoadLab(cmd, lab.SecretsRead)
@@ -46,7 +48,7 @@ func NewCmdEnv(f *cmdutil.Factory) *cobra.Command {
 			return Run(o)
 		},
 	}
-	cmd.Flags().StringVar(&o.Shell, "shell", "sh", "shell syntax: "+strings.Join(Shells, ", "))
+	cmd.Flags().StringVar(&o.Shell, "shell", hostos.CurrentDefaultShell(f.Getenv), "shell syntax: "+strings.Join(Shells, ", "))
 	_ = cmd.RegisterFlagCompletionFunc("shell", cobra.FixedCompletions(Shells, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
@@ -99,6 +101,10 @@ func Write(w io.Writer, shell string, vs []Var) {
 			fmt.Fprintf(w, "set -gx %s %s;\n", v.Name, quoteSingle(v.Value))
 		case "powershell":
 			fmt.Fprintf(w, "$Env:%s = %s\n", v.Name, quoteSingle(v.Value))
+		case "cmd":
+			// set "NAME=value": the quotes keep trailing spaces out;
+			// cmd has no quoting inside them, so none may be in value.
+			fmt.Fprintf(w, "SET \"%s=%s\"\n", v.Name, strings.NewReplacer(`"`, "", "%", "").Replace(v.Value))
 		default:
 			fmt.Fprintf(w, "export %s=%s\n", v.Name, quoteSingle(v.Value))
 		}
@@ -111,7 +117,14 @@ func quoteSingle(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", "") + "'"
 }
 
-func comment(w io.Writer, _ string, text string) { fmt.Fprintf(w, "# %s\n", text) }
+func comment(w io.Writer, shell string, text string) {
+	if shell == "cmd" {
+		// REM, because `FOR /F ... DO @%i` runs every line it is given.
+		fmt.Fprintf(w, "REM %s\n", text)
+		return
+	}
+	fmt.Fprintf(w, "# %s\n", text)
+}
 
 func usage(shell, node string) string {
 	switch shell {
@@ -119,6 +132,8 @@ func usage(shell, node string) string {
 		return "Run this to configure your shell: cododemo env " + node + " --shell fish | source"
 	case "powershell":
 		return "Run this to configure your shell: cododemo env " + node + " --shell powershell | Invoke-Expression"
+	case "cmd":
+		return `Run this to configure your shell: FOR /F "tokens=*" %i IN ('cododemo env ` + node + ` --shell cmd') DO @%i`
 	}
 	return `Run this to configure your shell: eval "$(cododemo env ` + node + `)"`
 }

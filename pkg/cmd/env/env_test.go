@@ -23,6 +23,10 @@ func TestEnvShells(t *testing.T) {
 			"export FLEETCTL_TUNNEL='192.168.56.102:22'\n",
 		"fish":       "set -gx DOCKER_HOST 'tcp://192.168.56.102:2375';\n",
 		"powershell": "$Env:DOCKER_HOST = 'tcp://192.168.56.102:2375'\n",
+		"cmd": "SET \"DOCKER_HOST=tcp://192.168.56.102:2375\"\n" +
+			"SET \"ETCDCTL_ENDPOINTS=http://192.168.56.101:2379,http://192.168.56.102:2379,http://192.168.56.103:2379\"\n" +
+			"SET \"FLEETCTL_TUNNEL=192.168.56.102:22\"\n" +
+			"REM fleetctl --tunnel needs the lab's key",
 	}
 	for shell, prefix := range want {
 		var out, errOut bytes.Buffer
@@ -30,8 +34,11 @@ func TestEnvShells(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !strings.HasPrefix(out.String(), prefix) || !strings.Contains(out.String(), "# Run this to configure your shell") {
+		if !strings.HasPrefix(out.String(), prefix) || !strings.Contains(out.String(), "Run this to configure your shell") {
 			t.Errorf("%s:\n%s", shell, out.String())
+		}
+		if shell == "cmd" && strings.Contains(out.String(), "\n#") {
+			t.Errorf("cmd output with a # line, which cmd would run:\n%s", out.String())
 		}
 		if errOut.Len() != 0 {
 			t.Errorf("%s: stderr %q", shell, errOut.String())
