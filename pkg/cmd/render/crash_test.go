@@ -47,8 +47,9 @@ func cododemoBin(t *testing.T) string {
 		if runtime.GOOS == "windows" {
 			binPath += ".exe"
 		}
-		gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-		out, err := exec.Command(gobin, "build", "-o", binPath, "github.com/cododemo/cododemo/cmd/cododemo").CombinedOutput()
+		// The go command that runs this test is on PATH (go test puts its
+		// own GOROOT/bin first).
+		out, err := exec.Command("go", "build", "-o", binPath, "github.com/cododemo/cododemo/cmd/cododemo").CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
