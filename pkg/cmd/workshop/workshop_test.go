@@ -159,3 +159,26 @@ func TestRunCheckResetOnStandIns(t *testing.T) {
 		t.Errorf("reset: %d %s %s", r.Code, r.Stdout, r.Stderr)
 	}
 }
+
+// TestPauseWaitsForEnter: --pause asks before each step on stderr; q
+// stops the exercise (a skip, not a failure) and the cleanup still runs.
+func TestPauseWaitsForEnter(t *testing.T) {
+	c := testnodes.Start(t, testnodes.Options{Nodes: 3})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	f := cmdutil.Factory{Getenv: func(string) string { return "" }, WorkDir: c.Dir,
+		IO: &cmdutil.IOStreams{In: strings.NewReader("\n\n\nq\n")}}
+	r := cmdtest.Run(ctx, f, []string{"workshop", "run", "e3", "--pause", "--inventory", c.InventoryPath},
+		func(f *cmdutil.Factory) *cobra.Command { return NewCmdWorkshop(f) })
+	if r.Code != 0 || strings.Count(r.Stderr, "Enter to run, q to stop") != 4 || !strings.Contains(r.Stderr, "[next: read on another node]") {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	for _, want := range []string{"-- put (node 1)", "core-01 | OK", "-- cleanup", "SKIP  E3", "0 fail, 1 skip"} {
+		if !strings.Contains(r.Stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, r.Stdout)
+		}
+	}
+	if strings.Contains(r.Stdout, "-- read on another node") {
+		t.Error("the step after q ran")
+	}
+}
