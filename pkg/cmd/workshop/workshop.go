@@ -20,10 +20,7 @@ import (
 	"github.com/cododemo/cododemo/pkg/cmdutil"
 	"github.com/cododemo/cododemo/pkg/exec"
 	"github.com/cododemo/cododemo/pkg/health"
-	"github.com/cododemo/cododemo/pkg/inventory"
-	"github.com/cododemo/cododemo/pkg/lab"
-	"github.com/cododemo/cododemo/pkg/labstate"
-	"github.com/cododemo/cododemo/pkg/sshx"
+	"github.com/cododemo/cododemo/pkg/sshtarget"
 	"github.com/cododemo/cododemo/pkg/workshop"
 )
 
@@ -38,11 +35,9 @@ type Options struct {
 	// own `halt` and `up`.
 	Lab workshop.Lab
 
-	Inventory      string
-	KnownHosts     string
-	Exercises      string
-	Timeout        time.Duration
-	ConnectTimeout time.Duration
+	Target    sshtarget.Flags
+	Exercises string
+	Timeout   time.Duration
 }
 
 // NewCmdWorkshop builds `cododemo workshop`.
@@ -64,11 +59,9 @@ Exit status: 0 passed, 1 failed (or checkpoints missing), 2 usage or
 configuration error.`,
 	}
 	pf := cmd.PersistentFlags()
-	pf.StringVarP(&o.Inventory, "inventory", "i", "", "inventory file of any cluster; default: the lab's")
-	pf.StringVar(&o.KnownHosts, "known-hosts", "", "known_hosts pinning host keys (default: the lab's, or beside --inventory)")
+	o.Target.AddFlags(pf)
 	pf.StringVar(&o.Exercises, "exercises", "", "directory of exercise files replacing or adding to the built-in ones")
 	pf.DurationVar(&o.Timeout, "timeout", 30*time.Second, "time limit for each command")
-	pf.DurationVar(&o.ConnectTimeout, "connect-timeout", 10*time.Second, "time limit for each SSH connect and login")
 	cmd.AddCommand(newList(f, o), newShow(f, o), newRun(f, o), newCheck(f, o), newReset(f, o), newLoadKit(f, o))
 	return cmd
 }
@@ -93,66 +86,26 @@ func (o *Options) exercise(id string) (*workshop.Exercise, error) {
 	return ex, nil
 }
 
-// target is the cluster a command works on.
-type target struct {
-	inv        *inventory.Inventory
-	knownHosts string
-	lab        *lab.Lab // nil with --inventory
-}
-
-func (o *Options) target(cmd *cobra.Command, f *cmdutil.Factory) (*target, error) {
-	if o.Timeout <= 0 || o.ConnectTimeout <= 0 {
-		return nil, cmdutil.Usage(errors.New("--timeout and --connect-timeout must be positive"))
+// target resolves the cluster the command works on, the way verify, ssh
+// and exec do: --inventory, else the lab's own inventory and known hosts.
+func (o *Options) target(cmd *cobra.Command, f *cmdutil.Factory) (*sshtarget.Nodes, error) {
+	if o.Timeout <= 0 {
+		return nil, cmdutil.Usage(errors.New("--timeout must be positive"))
 	}
-	if o.Inventory != "" {
-		path := o.Inventory
-		if !filepath.IsAbs(path) {
-			path = filepath.Join(f.WorkDir, path)
-		}
-		inv, err := inventory.Load(path, f.Getenv)
-		if err != nil {
-			return nil, cmdutil.Usage(fmt.Errorf("inventory: %w", err))
-		}
-		kh := o.KnownHosts
-		if kh == "" {
-			kh = filepath.Join(filepath.Dir(path), labstate.KnownHostsFile)
-		}
-		return &target{inv: inv, knownHosts: kh}, nil
-	}
-	l, err := f.LoadLab(cmd, lab.SecretsRead)
-	if err != nil {
-		return nil, err
-	}
-	path := filepath.Join(l.StatePath(), labstate.InventoryFile)
-	inv, err := inventory.Load(path, f.Getenv)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, cmdutil.Usage(fmt.Errorf("no inventory at %s: start the lab with `cododemo up`, or pass --inventory FILE", path))
-		}
-		return nil, cmdutil.Usage(fmt.Errorf("inventory: %w", err))
-	}
-	kh := o.KnownHosts
-	if kh == "" {
-		kh = filepath.Join(l.StatePath(), labstate.KnownHostsFile)
-	}
-	return &target{inv: inv, knownHosts: kh, lab: l}, nil
+	return f.ResolveTarget(cmd, o.Target)
 }
 
 // engine wires an engine to the target; close it after use.
-func (o *Options) engine(cmd *cobra.Command, f *cmdutil.Factory, t *target) (*workshop.Engine, func()) {
+func (o *Options) engine(cmd *cobra.Command, f *cmdutil.Factory, t *sshtarget.Nodes) (*workshop.Engine, func()) {
 	conn := o.Connector
 	closeConn := func() {}
 	if conn == nil {
-		sc := &health.SSHConnector{Base: sshx.Config{
-			AgentSocket: o.Getenv("SSH_AUTH_SOCK"),
-			HostKeys:    sshx.NewKnownHosts(t.knownHosts),
-			Timeout:     o.ConnectTimeout,
-		}}
+		sc := t.Connector()
 		conn, closeConn = sc, sc.Close
 	}
-	e := &workshop.Engine{Cluster: workshop.NewCluster(t.inv), Conn: conn, Lab: o.Lab,
+	e := &workshop.Engine{Cluster: workshop.NewCluster(t.Inv), Conn: conn, Lab: o.Lab,
 		Opts: workshop.Options{Timeout: o.Timeout}}
-	if e.Lab == nil && t.lab != nil {
+	if e.Lab == nil && t.Lab != nil {
 		e.Lab = &selfLab{runner: f.Runner, config: f.ConfigPath(cmd), dir: f.WorkDir, out: o.IO.ErrOut}
 	}
 	return e, func() { e.Close(); closeConn() }
@@ -262,7 +215,7 @@ func newShow(f *cmdutil.Factory, o *Options) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := workshop.NewCluster(t.inv).WriteHandout(o.IO.Out, ex, format == "md"); err != nil {
+			if err := workshop.NewCluster(t.Inv).WriteHandout(o.IO.Out, ex, format == "md"); err != nil {
 				return cmdutil.Usage(err)
 			}
 			return nil
@@ -336,7 +289,7 @@ type runFlags struct {
 	format                 cmdutil.Output
 }
 
-func (o *Options) run(ctx context.Context, e *workshop.Engine, t *target, exs []*workshop.Exercise, fl runFlags) error {
+func (o *Options) run(ctx context.Context, e *workshop.Engine, t *sshtarget.Nodes, exs []*workshop.Exercise, fl runFlags) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -363,7 +316,7 @@ func (o *Options) run(ctx context.Context, e *workshop.Engine, t *target, exs []
 		}
 	}
 	rep := &workshop.Report{Started: time.Now()}
-	for _, n := range t.inv.Nodes {
+	for _, n := range t.Inv.Nodes {
 		rep.Nodes = append(rep.Nodes, n.Name)
 	}
 	for _, ex := range exs {
