@@ -26,7 +26,7 @@ cd "$work"
 "$bin" render >/dev/null 2>&1   # keys and token exist from here on, as on a real laptop
 # --force: every run writes all files again (the worst case).
 printf 'render (default 3-node lab, whole process, %d runs): median %s ms\n' "$runs" "$(median_ms "$bin" render --force)"
-printf 'render --check --matrix (66 labs, whole process, %d runs): median %s ms\n' "$runs" "$(median_ms "$bin" render --check --matrix)"
+printf 'render --check --matrix (104 combinations, whole process, %d runs): median %s ms\n' "$runs" "$(median_ms "$bin" render --check --matrix)"
 size=$(stat -c %s "$bin"); printf "binary size (stripped, CGO_ENABLED=0): %s bytes (%s MB)\n" "$size" "$(awk -v s="$size" "BEGIN{printf \"%.1f\", s/1e6}")"
 if command -v vagrant >/dev/null; then
   export VAGRANT_HOME=$work/vagrant.d VAGRANT_CHECKPOINT_DISABLE=1

@@ -1,90 +1,88 @@
 package render
 
 import (
-	"errors"
 	"fmt"
+	"io"
+
+	"github.com/spf13/pflag"
 
 	"github.com/cododemo/cododemo/pkg/cmdutil"
-	"github.com/cododemo/cododemo/pkg/config"
 	"github.com/cododemo/cododemo/pkg/lab"
-	"github.com/cododemo/cododemo/pkg/plan"
 	"github.com/cododemo/cododemo/pkg/render"
 )
 
-// Combination is one lab of the matrix.
-type Combination struct {
-	Distro, Channel, Format, Provider string
-	Nodes                             int
-}
-
-func (c Combination) String() string {
-	return fmt.Sprintf("%s/%s/%s/%s/%d", c.Distro, c.Channel, c.Format, c.Provider, c.Nodes)
-}
-
-// Matrix lists every supported combination of distro, channel, format,
-// provider and three cluster sizes (1, the default, the maximum).
-func Matrix() []Combination {
-	var out []Combination
-	for _, d := range config.Distros {
-		for _, ch := range config.Channels[d] {
-			for _, f := range config.Formats {
-				if d == "coreos" && f == "ignition" {
-					continue
-				}
-				for _, p := range config.Providers {
-					for _, n := range []int{1, config.Default().Nodes.Count, config.MaxNodes} {
-						out = append(out, Combination{d, ch, f, p, n})
-					}
-				}
-			}
+// matrixFilter turns the lab flags given with --matrix into a filter: each
+// narrows the matrix to its value. --os-version is refused: the matrix
+// brings its own versions, two generations per channel.
+func matrixFilter(fl *pflag.FlagSet) (render.MatrixFilter, error) {
+	var f render.MatrixFilter
+	if fl.Changed("os-version") {
+		return f, cmdutil.Usage(fmt.Errorf("--os-version does not go with --matrix: the matrix checks two versions per channel (one before 4722, one after); use --channel to narrow it"))
+	}
+	str := func(name string, dst *string) {
+		if fl.Changed(name) {
+			*dst, _ = fl.GetString(name)
 		}
 	}
-	return out
-}
-
-// CheckMatrix renders and validates every combination with tmpl and
-// returns the failures joined.
-func CheckMatrix(tmpl *render.Templates, version string, secrets plan.Secrets) (int, error) {
-	var errs []error
-	combos := Matrix()
-	for _, c := range combos {
-		lab := config.Default()
-		lab.Distro, lab.Channel, lab.Format, lab.Provider, lab.Nodes.Count = c.Distro, c.Channel, c.Format, c.Provider, c.Nodes
-		if ps := config.Validate(lab); hasError(ps) {
-			errs = append(errs, fmt.Errorf("%s: invalid: %v", c, ps))
-			continue
-		}
-		p, err := plan.New(lab, nil, secrets)
-		if err == nil {
-			_, err = render.Render(p, render.Options{Version: version, Templates: tmpl})
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", c, err))
-		}
+	str("distro", &f.Distro)
+	str("channel", &f.Channel)
+	str("provider", &f.Provider)
+	str("format", &f.Format)
+	if fl.Changed("nodes") {
+		f.Nodes, _ = fl.GetInt("nodes")
 	}
-	return len(combos), errors.Join(errs...)
+	return f, nil
 }
 
-func hasError(ps []config.Problem) bool {
-	for _, p := range ps {
-		if !p.Warning {
-			return true
-		}
-	}
-	return false
-}
-
-// runMatrix checks every combination with the lab's templates (its
-// --templates override included) and its secrets.
-func runMatrix(opts *Options, lab *lab.Lab) error {
-	tmpl, err := render.LoadTemplates(lab.TemplatesPath())
+// runMatrix checks every combination the filter keeps with the lab's
+// templates (its --templates override included) and its secrets. The lab
+// itself has passed validation, so the filter's values are valid ones.
+func runMatrix(opts *Options, l *lab.Lab, f render.MatrixFilter, out cmdutil.Output) error {
+	tmpl, err := render.LoadTemplates(l.TemplatesPath())
 	if err != nil {
 		return cmdutil.Usage(err)
 	}
-	n, err := CheckMatrix(tmpl, opts.Version, lab.Plan.Secrets)
+	combos := render.Matrix(f)
+	if len(combos) == 0 {
+		return cmdutil.Usage(fmt.Errorf("no combination of the matrix matches the flags given"))
+	}
+	rep := render.CheckMatrix(combos, tmpl, opts.Version, l.Plan.Secrets)
+	return report(opts.IO.Out, opts.IO.ErrOut, rep, out, func(w io.Writer) {
+		fmt.Fprintf(w, "ok: %d combinations rendered and validated (%d cases)\n", rep.Combinations, rep.Cases)
+	})
+}
+
+// report prints rep as out asks and turns failures into the exit code. In
+// table form only failures are listed, then okLine when there are none.
+func report(w, errW io.Writer, rep *render.MatrixReport, out cmdutil.Output, okLine func(io.Writer)) error {
+	var err error
+	switch out {
+	case cmdutil.OutputJSON:
+		err = render.WriteMatrixJSON(w, rep)
+	case cmdutil.OutputJUnit:
+		err = render.WriteMatrixJUnit(w, rep)
+	default:
+		for _, res := range rep.Results {
+			if !res.OK && len(res.Files) == 0 {
+				fmt.Fprintf(errW, "FAIL %s: %s\n", res.Name, res.Error)
+			}
+			for _, fr := range res.Files {
+				if !fr.OK {
+					fmt.Fprintf(errW, "FAIL %s %s: %s\n", res.Name, fr.Path, fr.Error)
+				}
+			}
+		}
+		if rep.OK() {
+			okLine(w)
+			return nil
+		}
+		return fmt.Errorf("%d of %d cases failed", rep.Failures, rep.Cases)
+	}
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(opts.IO.Out, "ok: %d combinations rendered and validated\n", n)
+	if !rep.OK() {
+		return &cmdutil.SilentError{Code: cmdutil.ExitFailure}
+	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/cododemo/cododemo/pkg/cmdutil"
 	"github.com/cododemo/cododemo/pkg/config"
 	"github.com/cododemo/cododemo/pkg/lab"
+	"github.com/cododemo/cododemo/pkg/render"
 )
 
 // Options are the flags of `cododemo render`.
@@ -19,6 +20,7 @@ type Options struct {
 	Matrix  bool
 	Force   bool
 	Version string
+	Output  string
 }
 
 // NewCmdRender builds `cododemo render`.
@@ -34,11 +36,26 @@ you edited by hand since the last render is not overwritten without --force.`,
 		Example: `  cododemo render
   cododemo render --nodes 5 --channel beta
   cododemo render --check            # validate only, write nothing
-  cododemo render --check --matrix   # every distro x channel x format x provider x size`,
+  cododemo render --check --matrix   # every channel x box generation x provider x format, validated
+  cododemo render --check --matrix --channel stable -n 1 -o junit   # flags narrow the matrix
+  cododemo render --check -o json    # one case per rendered file`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if opts.Matrix && !opts.Check {
 				return cmdutil.Usage(fmt.Errorf("--matrix goes with --check"))
+			}
+			out, err := cmdutil.CheckOutput(opts.Output, cmdutil.OutputTable, cmdutil.OutputJSON, cmdutil.OutputJUnit)
+			if err != nil {
+				return err
+			}
+			if out != cmdutil.OutputTable && !opts.Check {
+				return cmdutil.Usage(fmt.Errorf("--output %s goes with --check: a render that writes reports what it wrote", out))
+			}
+			var filter render.MatrixFilter
+			if opts.Matrix {
+				if filter, err = matrixFilter(cmd.Flags()); err != nil {
+					return err
+				}
 			}
 			mode := lab.SecretsCreate
 			if opts.Check {
@@ -49,9 +66,9 @@ you edited by hand since the last render is not overwritten without --force.`,
 				return err
 			}
 			if opts.Matrix {
-				return runMatrix(opts, lab)
+				return runMatrix(opts, lab, filter, out)
 			}
-			return runRender(opts, lab)
+			return runRender(opts, lab, out)
 		},
 	}
 	fl := cmd.Flags()
@@ -59,12 +76,23 @@ you edited by hand since the last render is not overwritten without --force.`,
 	fl.BoolVar(&opts.Check, "check", false, "render and validate, write nothing")
 	fl.BoolVar(&opts.Matrix, "matrix", false, "with --check: every supported combination")
 	fl.BoolVar(&opts.Force, "force", false, "overwrite files edited by hand since the last render")
+	cmdutil.AddOutputFlag(cmd, &opts.Output, cmdutil.OutputTable, cmdutil.OutputJSON, cmdutil.OutputJUnit)
 	return cmd
 }
 
-func runRender(opts *Options, l *lab.Lab) error {
+func runRender(opts *Options, l *lab.Lab, out cmdutil.Output) error {
 	if opts.Check {
 		res, _, err := l.Render(opts.Version)
+		if out != cmdutil.OutputTable {
+			// A report for CI: a render error is its one failed case.
+			if err != nil && cmdutil.IsUsage(err) {
+				return err
+			}
+			if res != nil {
+				PrintNotes(opts.IO.ErrOut, res.Notes)
+			}
+			return report(opts.IO.Out, opts.IO.ErrOut, render.LabReport(lab.Describe(l.Plan.Lab), l.Plan, res, err), out, nil)
+		}
 		if err != nil {
 			return err
 		}
