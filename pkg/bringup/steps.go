@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/netip"
 	"time"
 
 	"github.com/cododemo/cododemo/pkg/config"
@@ -149,37 +148,10 @@ func Serve(ctx context.Context, s *State) error {
 	serveCtx, cancel := context.WithCancel(ctx)
 	s.server, s.stopServing = srv, cancel
 	fb := s.Lab.Plan.FirstBoot
-	if err := StartFirstBoot(serveCtx, srv, fb.Listen, s.Lab.Lab.Provider, errOut); err != nil {
+	if err := srv.StartFor(serveCtx, fb.Listen, s.Lab.Lab.Provider, errOut); err != nil {
 		return err
 	}
 	s.heading("first boot: serving %d file(s) on %s (guests: %s)", len(files), fb.Listen, fb.GuestBase)
-	return nil
-}
-
-// StartFirstBoot binds the first-boot server. On libvirt the management
-// network's gateway exists only once vagrant-libvirt has created the
-// network, during the first `vagrant up`: keep trying in the background
-// (bounded by ctx, which ends when up does).
-func StartFirstBoot(ctx context.Context, srv *firstboot.Server, addr netip.AddrPort, provider string, errOut io.Writer) error {
-	err := srv.Start(ctx, addr)
-	if err == nil || provider != "libvirt" {
-		return err
-	}
-	go func() {
-		t := time.NewTicker(500 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if srv.Start(ctx, addr) == nil {
-					fmt.Fprintf(errOut, "first boot: listening on %s\n", addr)
-					return
-				}
-			}
-		}
-	}()
 	return nil
 }
 

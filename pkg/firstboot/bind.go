@@ -14,6 +14,16 @@ import (
 // bindRetry is how often StartGuestNetwork tries the bind again.
 const bindRetry = 500 * time.Millisecond
 
+// StartFor starts the server where provider's guests reach it: on
+// libvirt the gateway of the lab's network (StartGuestNetwork), else
+// addr (VirtualBox NAT: 127.0.0.1).
+func (s *Server) StartFor(ctx context.Context, addr netip.AddrPort, provider string, log io.Writer) error {
+	if provider == "libvirt" {
+		return s.StartGuestNetwork(ctx, addr, log)
+	}
+	return s.Start(ctx, addr)
+}
+
 // StartGuestNetwork starts the server on a libvirt network's gateway
 // address. That address exists only once vagrant-libvirt has created the
 // network, during the first `vagrant up`: until then it keeps trying in
@@ -43,6 +53,7 @@ func (s *Server) StartGuestNetwork(ctx context.Context, addr netip.AddrPort, log
 		for {
 			select {
 			case <-ctx.Done():
+				s.closeFiles()
 				return
 			case <-t.C:
 				err := s.Start(ctx, addr)
