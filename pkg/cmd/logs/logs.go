@@ -87,6 +87,8 @@ func Run(ctx context.Context, o *Options) error {
 		return fmt.Errorf("state dir %s: %w (run `cododemo up` first)", o.StateDir, err)
 	}
 	files := map[string][]byte{}
+	token, _ := os.ReadFile(filepath.Join(o.StateDir, labstate.ClusterTokenFile))
+	red := newRedactor(string(token))
 	err := filepath.WalkDir(o.StateDir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -98,7 +100,9 @@ func Run(ctx context.Context, o *Options) error {
 			}
 			return nil
 		}
-		if !d.Type().IsRegular() || slices.Contains(labstate.SecretFiles, d.Name()) || !o.wanted(rel) {
+		// Hidden files are temporaries of atomic writes (a killed render
+		// once left .id_ed25519.tmp-*, a private key) and internals.
+		if !d.Type().IsRegular() || slices.Contains(labstate.SecretFiles, d.Name()) || strings.HasPrefix(d.Name(), ".") || !o.wanted(rel) {
 			return nil
 		}
 		b, err := os.ReadFile(path)
@@ -132,11 +136,24 @@ func Run(ctx context.Context, o *Options) error {
 	if v, err := o.Driver.Version(ctx); err == nil {
 		files["vagrant-version.txt"] = []byte(v.Raw + "\n")
 	}
+	var withheld []string
+	for name, b := range files {
+		if clean, ok := red.clean(b); ok {
+			files[name] = clean
+		} else {
+			delete(files, name)
+			withheld = append(withheld, name)
+		}
+	}
 	data, names, err := bundle(files, o.Now())
 	if err != nil {
 		return err
 	}
-	if err := fsutil.WriteFileAtomic(o.Out, data, 0o644); err != nil {
+	if len(withheld) > 0 {
+		sort.Strings(withheld)
+		fmt.Fprintf(o.IO.ErrOut, "left out (a private key, or the cluster token in a form that cannot be cut out): %s\n", strings.Join(withheld, ", "))
+	}
+	if err := fsutil.WriteFileAtomic(o.Out, data, 0o600); err != nil {
 		return err
 	}
 	fmt.Fprintf(o.IO.ErrOut, "Wrote %s (%d files: %s)\n", o.Out, len(names), strings.Join(names, ", "))
@@ -175,7 +192,7 @@ func bundle(files map[string][]byte, now time.Time) ([]byte, []string, error) {
 	gz := gzip.NewWriter(&buf)
 	tw := tar.NewWriter(gz)
 	for _, n := range names {
-		hdr := &tar.Header{Name: "lab-logs/" + n, Mode: 0o644, Size: int64(len(files[n])), ModTime: now}
+		hdr := &tar.Header{Name: "lab-logs/" + n, Mode: 0o600, Size: int64(len(files[n])), ModTime: now}
 		if err := tw.WriteHeader(hdr); err != nil {
 			return nil, nil, err
 		}
