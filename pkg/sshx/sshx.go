@@ -36,6 +36,11 @@ type Config struct {
 	InsecureIgnoreHostKey bool
 	// Timeout bounds the TCP connect plus the SSH handshake.
 	Timeout time.Duration
+	// ForwardAgent forwards the agent at AgentSocket to the node's
+	// sessions (ssh -A), so commands there (fleetctl journal of a unit on
+	// another machine) can log in onward with your keys. Anyone with root
+	// on the node can use them while the connection lasts.
+	ForwardAgent bool
 }
 
 // Client is one SSH connection to a node, safe for concurrent sessions.
@@ -43,6 +48,8 @@ type Client struct {
 	Node string
 	Addr string
 	conn *ssh.Client
+	// forwardAgent asks every session for agent forwarding.
+	forwardAgent bool
 }
 
 // Result is what a remote command did.
@@ -128,7 +135,35 @@ func Dial(ctx context.Context, node, addr string, cfg Config) (*Client, error) {
 		return fail(err)
 	}
 	_ = tcp.SetDeadline(time.Time{})
-	return &Client{Node: node, Addr: addr, conn: ssh.NewClient(c, chans, reqs)}, nil
+	cl := &Client{Node: node, Addr: addr, conn: ssh.NewClient(c, chans, reqs)}
+	if cfg.ForwardAgent {
+		if cfg.AgentSocket == "" {
+			_ = cl.Close()
+			return fail(errors.New("agent forwarding needs an SSH agent (SSH_AUTH_SOCK)"))
+		}
+		// Each channel the node opens back is served by a fresh
+		// connection to the local agent.
+		if err := agent.ForwardToRemote(cl.conn, cfg.AgentSocket); err != nil {
+			_ = cl.Close()
+			return fail(fmt.Errorf("agent forwarding: %w", err))
+		}
+		cl.forwardAgent = true
+	}
+	return cl, nil
+}
+
+// newSession opens a session, asking for agent forwarding when the client
+// forwards the agent.
+func (c *Client) newSession() (*ssh.Session, error) {
+	s, err := c.conn.NewSession()
+	if err != nil || !c.forwardAgent {
+		return s, err
+	}
+	if err := agent.RequestAgentForwarding(s); err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("agent forwarding: %w", err)
+	}
+	return s, nil
 }
 
 func authMethods(cfg Config) ([]ssh.AuthMethod, func(), error) {
@@ -191,7 +226,7 @@ func (c *Client) Run(ctx context.Context, cmd string) (Result, error) {
 // RunInput is Run with stdin.
 func (c *Client) RunInput(ctx context.Context, cmd string, stdin io.Reader) (Result, error) {
 	var res Result
-	s, err := c.conn.NewSession()
+	s, err := c.newSession()
 	if err != nil {
 		return res, fmt.Errorf("%s: new session: %w", c.Node, err)
 	}

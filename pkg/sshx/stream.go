@@ -60,7 +60,7 @@ func (c *Client) runSession(ctx context.Context, cmd string, pty *PTY, stdin io.
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	s, err := c.conn.NewSession()
+	s, err := c.newSession()
 	if err != nil {
 		return -1, fmt.Errorf("%s: new session: %w", c.Node, err)
 	}

@@ -31,8 +31,9 @@ type Options struct {
 	OpenTerminal func(io.Reader) (Terminal, bool)
 
 	sshtarget.Flags
-	TTY     bool
-	NoStdin bool
+	TTY          bool
+	NoStdin      bool
+	ForwardAgent bool
 
 	Node    string
 	Command string
@@ -91,6 +92,7 @@ the session breaks; 2 for usage or configuration errors.`,
 	o.AddFlags(cmd.Flags())
 	cmd.Flags().BoolVarP(&o.TTY, "tty", "t", false, "give CMD a remote terminal too (for full-screen programs such as top); needs a local terminal")
 	cmd.Flags().BoolVarP(&o.NoStdin, "no-stdin", "n", false, "do not forward stdin to CMD (for use in background jobs)")
+	cmd.Flags().BoolVarP(&o.ForwardAgent, "forward-agent", "A", false, "forward your SSH agent (SSH_AUTH_SOCK) to the node, so fleetctl there can reach other nodes; root on the node can use your keys meanwhile")
 	return cmd
 }
 
@@ -102,6 +104,7 @@ func run(ctx context.Context, o *Options, nodes *sshtarget.Nodes) error {
 	if err != nil {
 		return err
 	}
+	nodes.Base.ForwardAgent = o.ForwardAgent
 	client, err := nodes.Dial(ctx, found[0])
 	if err != nil {
 		fmt.Fprintln(o.IO.ErrOut, "Error:", err)
