@@ -31,6 +31,7 @@ func Main() int {
 // Run executes one command line and maps its error to an exit code.
 func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {
 	root := NewCmdRoot(f)
+	cmdutil.PrepareTree(root)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	return cmdutil.ExitCode(ctx, f.IO.ErrOut, err)

@@ -11,15 +11,21 @@ import (
 )
 
 // Render renders the lab with its templates (the templates override
-// included) and validates everything; nothing is written. A template
-// directory that cannot be read is an *Error.
+// included) and validates everything; nothing is written. Every failure is
+// an *Error: of the templates or of the settings they are given.
 func (l *Lab) Render(version string) (*render.Result, *render.Templates, error) {
 	tmpl, err := render.LoadTemplates(l.TemplatesPath())
 	if err != nil {
 		return nil, nil, &Error{err}
 	}
 	res, err := render.Render(l.Plan, render.Options{Version: version, Templates: tmpl, ConfigDir: l.ConfigDirFromState()})
-	return res, tmpl, err
+	if err != nil {
+		// A template that does not parse and one that fails when run, or
+		// renders something the validators refuse, are the same to the
+		// user: the lab's templates or settings are wrong (exit 2).
+		return nil, nil, &Error{err}
+	}
+	return res, tmpl, nil
 }
 
 // WriteRender renders the lab into its state dir (what `render` and `up`

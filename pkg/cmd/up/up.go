@@ -49,16 +49,14 @@ is missing.`,
   cododemo up --no-verify --serial`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Nodes = args
-			lab, err := f.LoadLab(cmd, lab.SecretsCreate)
+			l, err := f.LoadLab(cmd, lab.SecretsCreate)
 			if err != nil {
 				return err
 			}
-			for _, n := range o.Nodes {
-				if _, ok := lab.Plan.Node(n); !ok {
-					return cmdutil.Usage(fmt.Errorf("%q is not a node of this lab (%s)", n, strings.Join(lab.Plan.NodeNames(), ", ")))
-				}
+			if err := lab.CheckNames(o.Nodes, l.Plan.NodeNames()); err != nil {
+				return err
 			}
-			return Run(cmd.Context(), f, o, lab, runF)
+			return Run(cmd.Context(), f, o, l, runF)
 		},
 	}
 	fl := cmd.Flags()

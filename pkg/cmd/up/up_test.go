@@ -368,7 +368,7 @@ func TestUpRefusesEtcdNotMatchingBuiltinPin(t *testing.T) {
 func TestUpRejectsUnknownNode(t *testing.T) {
 	l := setup(t)
 	code, _, errOut := l.run(t, "up", "core-09")
-	if code != 2 || !strings.Contains(errOut, `"core-09" is not a node of this lab (core-01, core-02, core-03)`) {
+	if code != 2 || !strings.Contains(errOut, `core-09: not a node of this lab (nodes: core-01, core-02, core-03)`) {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 }

@@ -42,6 +42,7 @@ func Run(ctx context.Context, f cmdutil.Factory, args []string, newCmds ...func(
 	for _, n := range newCmds {
 		root.AddCommand(n(&f))
 	}
+	cmdutil.PrepareTree(root)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	code := cmdutil.ExitCode(ctx, &errOut, err)
