@@ -147,4 +147,3 @@ func hostArch(t *testing.T) string {
 	}
 	return ""
 }
-
