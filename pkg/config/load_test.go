@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -138,6 +139,8 @@ func TestLoadErrorsNameKeyAndLine(t *testing.T) {
 		{"count too large", "nodes:\n  count: 99999999999999999999\n", nil, []string{`cododemo.yaml:2:10: nodes.count: 99999999999999999999 is too large`}},
 		{"env first host blamed on the variable", "network:\n  cidr: 192.168.56.0/24\n", map[string]string{"CODODEMO_NETWORK_FIRST_HOST": "254"},
 			[]string{"CODODEMO_NETWORK_FIRST_HOST: network.first_host: 192.168.56.0/24 has room for hosts 1..254, but 3 nodes from .254 need up to .256"}},
+		{"arm64 flatcar", "arch: arm64\n", nil, []string{"cododemo.yaml:1:7: arch: Flatcar builds no arm64 Vagrant or VirtualBox image, so the stable channel has no box to run; use arch: amd64 (on an amd64 host), or set box.name to an arm64 box of your own"}},
+		{"env arm64 flatcar", "", map[string]string{"CODODEMO_ARCH": "arm64", "CODODEMO_CHANNEL": "alpha"}, []string{"CODODEMO_ARCH: arch: Flatcar builds no arm64 Vagrant or VirtualBox image, so the alpha channel"}},
 		{"fleet without etcd", "etcd:\n  enabled: false\n", nil, []string{"fleet.enabled: fleet stores its state in etcd"}},
 		{"coreos ignition", "distro: coreos\nformat: ignition\n", nil, []string{"format: legacy CoreOS boxes are provisioned with cloud-config"}},
 		{"unknown etcd source", "etcd:\n  from: quay\n", nil, []string{`cododemo.yaml:2:9: etcd.from: "quay" is not one of release, box`}},
@@ -252,26 +255,58 @@ func TestLockRoundTrip(t *testing.T) {
 	}
 }
 
-// FuzzLoad feeds arbitrary bytes as cododemo.yaml: Load must never panic,
-// and whatever it accepts must validate cleanly.
+// FuzzLoad feeds arbitrary bytes as cododemo.yaml, and an arbitrary value
+// to one CODODEMO_* variable: Load must never panic; what it refuses it
+// refuses as a *Error whose every problem says where, in the user's words
+// and in a bounded number of lines; what it accepts must validate cleanly.
 func FuzzLoad(f *testing.F) {
-	f.Add(string(Sample()))
-	f.Add("nodes:\n  count: 3\n")
-	f.Add("network: {cidr: 10.0.0.0/8, first_host: 2}\n")
-	f.Add("forwarded_ports: [{guest: 80, host: 8080}]\n")
-	f.Add("channel: [1, 2]\n")
-	f.Add("&a [*a]")
-	f.Fuzz(func(t *testing.T, body string) {
+	f.Add(string(Sample()), uint8(0), "")
+	f.Add("nodes:\n  count: 3\n", uint8(0), "")
+	f.Add("network: {cidr: 10.0.0.0/8, first_host: 2}\n", uint8(1), "254")
+	f.Add("forwarded_ports: [{guest: 80, host: 8080}]\n", uint8(2), "8080")
+	f.Add("channel: [1, 2]\n", uint8(3), "yes")
+	f.Add("&a [*a]", uint8(4), "-1")
+	f.Add("nodes: {count: -1}\n", uint8(5), "1.5")
+	f.Add("etcd: {enabled: yes, peer_port: 22}\n", uint8(6), "/")
+	f.Add("a: &a {b: 1}\nnodes: {<<: *a}\n---\nx: 1\n", uint8(7), "arm64")
+	f.Add("nodes:\n\tcount: 3\n", uint8(8), "")
+	f.Add("state_dir: /\nforwarded_ports: [{guest: 22, host: 65535}]\n", uint8(9), "99999999999999999999")
+	keys := scalarKeys()
+	f.Fuzz(func(t *testing.T, body string, key uint8, val string) {
 		dir := t.TempDir()
 		writeFile(t, dir, DefaultFile, body)
-		l, err := Load(Source{Dir: dir})
+		vars := map[string]string{"HOME": dir}
+		if val != "" {
+			vars[EnvName(keys[int(key)%len(keys)].Key)] = val
+		}
+		l, err := Load(Source{Dir: dir, Getenv: env(vars)})
 		if err != nil {
+			var ce *Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("error is %T, not *config.Error: %v", err, err)
+			}
+			for _, p := range ce.Problems {
+				if p.Where == "" || p.Msg == "" {
+					t.Fatalf("problem without a place or words: %+v", p)
+				}
+				for _, leak := range []string{"config.", "yaml.", "!!", "unmarshal", "reflect", "goroutine"} {
+					if strings.Contains(p.Msg, leak) {
+						t.Fatalf("problem %q leaks %q", p, leak)
+					}
+				}
+			}
+			if n := strings.Count(err.Error(), "\n"); n > MaxListed+1 {
+				t.Fatalf("%d lines of error", n)
+			}
 			return
 		}
 		for _, p := range Validate(l.Lab) {
 			if !p.Warning {
 				t.Fatalf("accepted a lab with problem %v", p)
 			}
+		}
+		if n := len(l.Lab.NodeNames()); n < 1 || n > MaxNodes {
+			t.Fatalf("accepted %d nodes", n)
 		}
 	})
 }
@@ -324,7 +359,7 @@ func TestEtcdTagAccepted(t *testing.T) {
 	for _, body := range []string{
 		"etcd:\n  image_tag: v3.4.0\n  from: box\n",
 		"etcd:\n  image_tag: v3.4.0\n  release_sha256: " + strings.Repeat("e", 64) + "\n",
-		"arch: arm64\n",
+		"arch: arm64\nbox: {name: my-arm64-flatcar}\n",
 	} {
 		dir := t.TempDir()
 		writeFile(t, dir, DefaultFile, body)

@@ -113,7 +113,12 @@ func Validate(l Lab) []Problem {
 	if l.Version != "current" && !exactVer.MatchString(l.Version) {
 		bad("version", "%q is neither \"current\" nor an exact release such as 4593.2.5", l.Version)
 	}
-	oneOf("arch", l.Arch, Arches)
+	if oneOf("arch", l.Arch, Arches) && l.Arch == "arm64" && l.Distro == "flatcar" && l.Box.Name == "" {
+		// flatcar/scripts 23f39ca4b0: "we don't currently produce an
+		// arm64 VirtualBox image"; nor is there a libvirt box.
+		bad("arch", "Flatcar builds no arm64 Vagrant or VirtualBox image, so the %s channel has no box to run; "+
+			"use arch: amd64 (on an amd64 host), or set box.name to an arm64 box of your own", l.Channel)
+	}
 	oneOf("provider", l.Provider, Providers)
 	oneOf("format", l.Format, Formats)
 	if l.Box.URL != "" && l.Box.Name == "" {
