@@ -17,6 +17,7 @@ import (
 	"github.com/cododemo/cododemo/pkg/labstate"
 	"github.com/cododemo/cododemo/pkg/nodeout"
 	"github.com/cododemo/cododemo/pkg/plan"
+	"github.com/cododemo/cododemo/pkg/render"
 	"github.com/cododemo/cododemo/pkg/sshtarget"
 	"github.com/cododemo/cododemo/pkg/sshx"
 	"github.com/cododemo/cododemo/pkg/vagrant"
@@ -125,7 +126,23 @@ func Render(_ context.Context, s *State) error {
 		return err
 	}
 	s.rendered = res
+	shareFwCfg(s, res)
 	return nil
+}
+
+// shareFwCfg lets libvirt's QEMU, which reads a node's fw_cfg config as
+// its own user, read it, and nobody else (render writes it 0644 for
+// that). Where that cannot be done (no QEMU user, no ACLs) the file stays
+// as written and the user is told.
+func shareFwCfg(s *State, res *render.Result) {
+	for _, n := range res.Plan.Nodes {
+		if n.Delivery != plan.FwCfg {
+			continue
+		}
+		if _, err := firstboot.ShareWithQEMU(s.Lab.State.Join("nodes", n.Name+".ign"), s.Lab.State.Path); err != nil {
+			fmt.Fprintf(s.Env.ErrOut, "note: %v; it stays readable by every local user\n", err)
+		}
+	}
 }
 
 // Serve starts the first-boot server when nodes need it (Ignition configs

@@ -1,0 +1,74 @@
+package firstboot
+
+import (
+	"encoding/binary"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// A libvirt node's fw_cfg config is read by QEMU as its own user: it gets
+// read access by ACL, everyone else none (it was 0644 in a 0755 dir).
+func TestShareWithQEMUUser(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "state")
+	dir := filepath.Join(state, "nodes")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(state, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "core-01.ign")
+	if err := os.WriteFile(p, []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const uid = 64055 // any uid: an ACL names a number
+	if err := shareWith(p, state, "libvirt-qemu", uid); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := readACL(t, p), "user::rw- user:64055:r-- group::--- mask::r-- other::---"; got != want {
+		t.Errorf("file ACL %q, want %q", got, want)
+	}
+	if got, want := readACL(t, dir), "user::rwx user:64055:--x group::--- mask::--x other::---"; got != want {
+		t.Errorf("dir ACL %q, want %q", got, want)
+	}
+	if got, want := readACL(t, state), "user::rwx user:64055:--x group::r-x mask::r-x other::---"; got != want {
+		t.Errorf("state dir ACL %q, want %q", got, want)
+	}
+	if _, err := syscall.Getxattr(filepath.Dir(state), "system.posix_acl_access", make([]byte, 64)); err == nil {
+		t.Error("an ACL above the state dir")
+	}
+	if fi, _ := os.Stat(p); fi.Mode().Perm()&0o007 != 0 {
+		t.Errorf("still world-readable: %v", fi.Mode())
+	}
+}
+
+// readACL renders system.posix_acl_access as getfacl would, on one line.
+func readACL(t *testing.T, path string) string {
+	t.Helper()
+	b := make([]byte, 256)
+	n, err := syscall.Getxattr(path, "system.posix_acl_access", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = b[4:n]
+	rwx := func(p uint16) string {
+		s := []byte("---")
+		for i, c := range "rwx" {
+			if p&(4>>i) != 0 {
+				s[i] = byte(c)
+			}
+		}
+		return string(s)
+	}
+	var out []string
+	for ; len(b) >= 8; b = b[8:] {
+		tag, perm, id := binary.LittleEndian.Uint16(b), binary.LittleEndian.Uint16(b[2:]), binary.LittleEndian.Uint32(b[4:])
+		name := map[uint16]string{1: "user:", 2: fmt.Sprintf("user:%d", id), 4: "group:", 8: fmt.Sprintf("group:%d", id), 0x10: "mask:", 0x20: "other:"}[tag]
+		out = append(out, name+":"+rwx(perm))
+	}
+	return strings.Join(out, " ")
+}

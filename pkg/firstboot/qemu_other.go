@@ -1,0 +1,10 @@
+//go:build !linux
+
+package firstboot
+
+import "errors"
+
+// ShareWithQEMU is Linux's: libvirt labs run only there.
+func ShareWithQEMU(path, top string) (string, error) {
+	return "", errors.New("libvirt's QEMU runs on Linux only")
+}
