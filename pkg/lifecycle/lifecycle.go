@@ -48,13 +48,24 @@ func Reload(ctx context.Context, o Options) error { return Run(ctx, o, "reload",
 func Destroy(ctx context.Context, o Options) error { return Run(ctx, o, "destroy", o.Driver.Destroy) }
 
 // Run runs one verb over the named nodes. An unknown name is a *lab.Error;
-// a lab not rendered yet has nothing to act on, which is said, not failed.
+// a lab not rendered yet, or none of whose named nodes was ever created,
+// has nothing to act on, which is said, not failed.
 func Run(ctx context.Context, o Options, verb string, run func(context.Context, vagrant.Output, ...string) error) error {
 	if err := lab.CheckNames(o.Names, o.Nodes); err != nil {
 		return err
 	}
 	if !vagrant.Rendered(o.StateDir) {
 		fmt.Fprintln(o.Out, "The lab is not rendered yet: nothing to "+verb+".")
+		return nil
+	}
+	shown := o.Names
+	if len(shown) == 0 {
+		shown = o.Nodes
+	}
+	if len(vagrant.Created(o.StateDir, shown)) == 0 {
+		// Nothing for Vagrant to act on, and its provider may not even be
+		// usable on this machine: `destroy -f --purge` still cleans up.
+		fmt.Fprintln(o.Out, "No VM of this lab was created yet: nothing to "+verb+".")
 		return nil
 	}
 	now := o.Now
@@ -66,10 +77,6 @@ func Run(ctx context.Context, o Options, verb string, run func(context.Context, 
 		return err
 	}
 	defer logf.Close()
-	shown := o.Names
-	if len(shown) == 0 {
-		shown = o.Nodes
-	}
 	set := nodeout.New(o.Out, shown, nodeout.Options{Live: o.Live, Log: logf})
 	set.Start(time.Second)
 	err = run(ctx, set.Output(), o.Names...)

@@ -308,6 +308,20 @@ func New(r exec.Runner, stateDir, provider string, getenv func(string) string) *
 	return &Driver{Runner: r, Dir: stateDir, Provider: provider, Getenv: getenv}
 }
 
+// Created lists those of names Vagrant has made a machine for in dir: it
+// writes .vagrant/machines/<name>/<provider>/id when it creates one. A
+// lab none of whose nodes is listed was never brought up, which is known
+// without running Vagrant (whose provider may not be usable here).
+func Created(dir string, names []string) []string {
+	var out []string
+	for _, n := range names {
+		if m, _ := filepath.Glob(filepath.Join(dir, labstate.VagrantDir, "machines", n, "*", "id")); len(m) > 0 {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 // Rendered says whether dir holds a Vagrantfile: before the first render
 // there is nothing for vagrant to read, and running it would only print
 // "A Vagrant environment or target machine is required".

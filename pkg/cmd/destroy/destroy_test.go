@@ -3,6 +3,7 @@ package destroy
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,6 +21,9 @@ func setup(t *testing.T, tty bool, answer string) (*Options, *exec.Fake, *bytes.
 	state := filepath.Join(lab, ".cododemo")
 	_ = os.MkdirAll(state, 0o755)
 	_ = os.WriteFile(filepath.Join(state, "Vagrantfile"), []byte("#"), 0o644)
+	machine := filepath.Join(state, ".vagrant", "machines", "core-01", "virtualbox")
+	_ = os.MkdirAll(machine, 0o755)
+	_ = os.WriteFile(filepath.Join(machine, "id"), []byte("0b6c7e5e"), 0o644)
 	fake := &exec.Fake{Handler: func(exec.Cmd) (string, error) { return "", nil }}
 	var errOut bytes.Buffer
 	return &Options{
@@ -61,6 +65,31 @@ func TestDestroyPurge(t *testing.T) {
 	}
 	if _, err := os.Stat(o.LabDir); err != nil {
 		t.Fatal("lab dir removed")
+	}
+}
+
+// A lab rendered but never brought up is purged without asking Vagrant,
+// whose provider may not be usable: here vagrant would fail if run.
+func TestDestroyPurgeNeverBroughtUp(t *testing.T) {
+	o, fake, errOut := setup(t, false, "")
+	if err := os.RemoveAll(filepath.Join(o.StateDir, ".vagrant")); err != nil {
+		t.Fatal(err)
+	}
+	fake.Handler = func(exec.Cmd) (string, error) {
+		return "", errors.New("The provider 'virtualbox' could not be found")
+	}
+	o.Force, o.Purge = true, true
+	if err := Run(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	if len(fake.Calls) != 0 {
+		t.Errorf("vagrant was run: %v", fake.Calls)
+	}
+	if _, err := os.Stat(o.StateDir); !os.IsNotExist(err) {
+		t.Fatalf("state dir still there: %v", err)
+	}
+	if !strings.Contains(errOut.String(), "No VM of this lab was created yet") || !strings.Contains(errOut.String(), "Removed ") {
+		t.Errorf("stderr: %q", errOut.String())
 	}
 }
 

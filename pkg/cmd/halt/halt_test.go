@@ -18,6 +18,9 @@ import (
 func TestHaltPrefixesAndLogs(t *testing.T) {
 	state := t.TempDir()
 	_ = os.WriteFile(filepath.Join(state, "Vagrantfile"), []byte("#"), 0o644)
+	machine := filepath.Join(state, ".vagrant", "machines", "core-02", "virtualbox")
+	_ = os.MkdirAll(machine, 0o755)
+	_ = os.WriteFile(filepath.Join(machine, "id"), []byte("0b6c7e5e"), 0o644)
 	fake := &exec.Fake{Handler: func(c exec.Cmd) (string, error) {
 		return "1,core-02,ui,info,==> core-02: Attempting graceful shutdown of VM...\n", nil
 	}}

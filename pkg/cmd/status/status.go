@@ -33,12 +33,17 @@ type NodeInfo struct {
 	IP   string
 }
 
+// SchemaVersion is the version of `status -o json`, as doctor's and
+// verify's: it changes only when a field changes meaning or goes.
+const SchemaVersion = 1
+
 // Report is what `status -o json` prints.
 type Report struct {
-	Lab      string       `json:"lab"`
-	Provider string       `json:"provider"`
-	Rendered bool         `json:"rendered"`
-	Nodes    []NodeStatus `json:"nodes"`
+	SchemaVersion int          `json:"schema_version"`
+	Lab           string       `json:"lab"`
+	Provider      string       `json:"provider"`
+	Rendered      bool         `json:"rendered"`
+	Nodes         []NodeStatus `json:"nodes"`
 }
 
 // NodeStatus is one node's line.
@@ -85,9 +90,15 @@ func NewCmdStatus(f *cmdutil.Factory) *cobra.Command {
 
 // Run asks Vagrant once and prints the report.
 func Run(ctx context.Context, o *Options) error {
-	rep := Report{Lab: o.Lab, Provider: o.Provider, Rendered: o.Rendered}
+	rep := Report{SchemaVersion: SchemaVersion, Lab: o.Lab, Provider: o.Provider, Rendered: o.Rendered}
 	states := map[string]vagrant.Machine{}
-	if o.Rendered {
+	names := make([]string, len(o.Nodes))
+	for i, n := range o.Nodes {
+		names[i] = n.Name
+	}
+	// A lab never brought up is "not created" from its state dir alone:
+	// Vagrant is not asked, so a provider missing here is no error.
+	if o.Rendered && len(vagrant.Created(o.Driver.Dir, names)) > 0 {
 		ms, err := o.Driver.Status(ctx)
 		if err != nil {
 			return fmt.Errorf("vagrant status: %w", err)
@@ -97,7 +108,7 @@ func Run(ctx context.Context, o *Options) error {
 		}
 	}
 	for _, n := range o.Nodes {
-		ns := NodeStatus{Name: n.Name, IP: n.IP, State: string(vagrant.StateNotCreated), StateHuman: "not created"}
+		ns := NodeStatus{Name: n.Name, IP: n.IP, State: string(vagrant.StateNotCreated), StateHuman: "not created", Provider: o.Provider}
 		if m, ok := states[n.Name]; ok {
 			ns.State, ns.StateHuman, ns.Provider = string(m.State), m.Short, m.Provider
 		}

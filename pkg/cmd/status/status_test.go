@@ -51,8 +51,20 @@ func writeLab(t testing.TB, yaml, vagrantfile string) string {
 	return dir
 }
 
+// created marks node as a machine Vagrant has made (its id file).
+func created(t testing.TB, dir, node, provider string) {
+	m := filepath.Join(dir, ".cododemo", ".vagrant", "machines", node, provider)
+	if err := os.MkdirAll(m, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(m, "id"), []byte("0b6c7e5e"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestStatusTableFromFakeVagrant(t *testing.T) {
 	dir := writeLab(t, "nodes:\n  count: 3\n", "Vagrantfile.multi")
+	created(t, dir, "core-01", "virtualbox")
 	fake := &exec.Fake{Handler: func(c exec.Cmd) (string, error) {
 		return "1,core-01,state,running\n1,core-01,state-human-short,running\n1,core-02,state,poweroff\n1,core-02,state-human-short,poweroff\n", nil
 	}}
@@ -91,6 +103,7 @@ func TestStatusNotRendered(t *testing.T) {
 
 func TestStatusErrorCarriesAdvice(t *testing.T) {
 	dir := writeLab(t, "nodes:\n  count: 1\n", "Vagrantfile.multi")
+	created(t, dir, "core-01", "virtualbox")
 	captured, _ := os.ReadFile(filepath.Join("..", "..", "..", "testdata", "vagrant", "status-no-virtualbox.csv"))
 	fake := &exec.Fake{Handler: func(exec.Cmd) (string, error) { return string(captured), errors.New("exit status 1") }}
 	_, _, err := runCLI(t, dir, fake, nil)
@@ -99,24 +112,28 @@ func TestStatusErrorCarriesAdvice(t *testing.T) {
 	}
 }
 
-func TestStatusRealVagrant(t *testing.T) {
-	// libvirt answers status without a hypervisor (vagrant-libvirt must be
-	// installed, as CI does for the VM tier).
-	dir := writeLab(t, "provider: libvirt\nnodes:\n  count: 3\n", "Vagrantfile.multi")
-	out, _, err := runCLI(t, dir, exec.OS{}, map[string]string{"VAGRANT_HOME": t.TempDir()}, "-o", "json")
+// A lab rendered but never brought up is "not created" from its state dir,
+// even where the provider cannot run: the real vagrant runs here with
+// VirtualBox absent, and would fail if it were asked.
+func TestStatusNeverBroughtUpNeedsNoProvider(t *testing.T) {
+	dir := writeLab(t, "provider: virtualbox\nnodes:\n  count: 3\n", "Vagrantfile.multi")
+	out, errOut, err := runCLI(t, dir, exec.OS{}, map[string]string{"VAGRANT_HOME": t.TempDir()}, "-o", "json")
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v\n%s", err, errOut)
 	}
 	var rep Report
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatal(err)
 	}
+	if rep.SchemaVersion != SchemaVersion || SchemaVersion != 1 || !rep.Rendered || len(rep.Nodes) != 3 {
+		t.Fatalf("%+v", rep)
+	}
 	for _, n := range rep.Nodes {
-		if n.State != "not_created" || n.Provider != "libvirt" {
+		if n.State != "not_created" || n.StateHuman != "not created" || n.Provider != "virtualbox" {
 			t.Fatalf("%+v", n)
 		}
 	}
-	if len(rep.Nodes) != 3 {
-		t.Fatalf("%+v", rep)
+	if !strings.Contains(out, `"schema_version": 1`) {
+		t.Errorf("no schema_version in %s", out)
 	}
 }
