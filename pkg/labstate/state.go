@@ -39,7 +39,10 @@ const (
 )
 
 // SecretFiles never leave the state dir (a logs bundle is meant to be
-// shared): the private key opens every node, the token joins the cluster.
+// shared): the private key opens every node; the token (etcd's
+// --initial-cluster-token) opens nothing, it only keeps two labs' members
+// apart while a cluster forms, but it is the lab's own (logs redacts it
+// from every other file too).
 var SecretFiles = []string{PrivateKeyFile, ClusterTokenFile}
 
 // Dir is a lab's state directory.

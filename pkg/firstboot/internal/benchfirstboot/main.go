@@ -74,7 +74,7 @@ func serve(path, addr string) error {
 func load(url, nStr string) error {
 	n, err := strconv.Atoi(nStr)
 	if err != nil || n < 1 || n > 10000 {
-		return fmt.Errorf("N %q: want 1..10000", nStr)
+		return fmt.Errorf("clients %q: want 1..10000", nStr)
 	}
 	tr := &http.Transport{MaxConnsPerHost: n, MaxIdleConnsPerHost: n, DisableCompression: true}
 	cl := &http.Client{Transport: tr, Timeout: 10 * time.Minute}
