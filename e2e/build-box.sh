@@ -29,6 +29,16 @@ if [[ $(id -u) -ne 0 ]]; then
 	exit 1
 fi
 
+# The build's mounts live in a mount namespace of their own. A process that
+# unshares its mount namespace while the image is mounted (`ip netns exec`, a
+# container, a systemd service with namespacing, libvirt's QEMU) otherwise
+# takes a copy of the mount: our umount then succeeds while the filesystem
+# stays mounted over there, its journal is never checkpointed, and the image
+# is packed needing recovery. Nobody can copy a mount they cannot see.
+if [[ -z ${CODODEMO_BUILD_BOX_NS:-} ]]; then
+	exec env CODODEMO_BUILD_BOX_NS=1 unshare --mount --propagation private "$0" "$@"
+fi
+
 # Host tools. extlinux + syslinux-common make the image bootable; libblkid-dev is for Ignition's cgo.
 need=(debootstrap qemu-utils e2fsprogs fdisk extlinux syslinux-common libblkid-dev gcc)
 missing=()
@@ -94,7 +104,7 @@ fi
 # Everything that decides the image: this script, the overlay, the box
 # Vagrantfile, Ignition, the mirror and suite.
 stamp=$( {
-	cat "$0" "$here/box/Vagrantfile"
+	cat "$0" "$here/check-disk.sh" "$here/box/Vagrantfile"
 	(cd "$here/box/overlay" && find . -type f -print0 | sort -z | xargs -0 sha256sum)
 	sha256sum <"$ign_dir/ignition"
 	echo "$mirror $suite $size_gb"
@@ -129,7 +139,15 @@ truncate -s "${size_gb}G" "$raw"
 printf 'label: dos\nstart=%d, type=83, bootable\n' "$part_start" | sfdisk -q "$raw"
 loop=$(losetup -f --show -o $((part_start * 512)) "$raw")
 # extlinux reads ext4 without the 64bit and metadata_csum features.
-mkfs.ext4 -q -L root -O ^64bit,^metadata_csum "$loop"
+# No journal while building: the filesystem's block 0 holds extlinux's boot
+# sector (bytes 0-511) and the superblock (from byte 1024). Every superblock
+# update the kernel journals logs all of block 0; if such a transaction is
+# ever replayed after extlinux wrote the boot sector (a first boot of an
+# image packed with a dirty journal does exactly that), the boot sector is
+# zeroed and the next boot says "Missing operating system". The journal is
+# added, empty, offline, after the last mount (tune2fs writes only the
+# superblock at byte 1024), and checked before packing.
+mkfs.ext4 -q -L root -b 4096 -O ^64bit,^metadata_csum,^has_journal "$loop"
 uuid=$(blkid -s UUID -o value "$loop")
 mkdir -p "$root"
 mount "$loop" "$root"
@@ -210,11 +228,34 @@ fstrim "$root" || log "fstrim failed: the box will be larger than needed"
 umount -R "$root"
 losetup -d "$loop"
 loop=""
+# The filesystem must be really released, not held by a mount elsewhere:
+# the loop device goes away once nothing uses it.
+for _ in $(seq 1 20); do
+	[[ -z $(losetup -j "$raw") ]] && break
+	sleep 0.5
+done
+if [[ -n $(losetup -j "$raw") ]]; then
+	log "the image's loop device is still in use after umount: $(losetup -j "$raw")"
+	log "held by: $(grep -l "$work/root" /proc/[0-9]*/mountinfo 2>/dev/null | cut -d/ -f3 | paste -sd' ' -)"
+	exit 1
+fi
+part="$raw?offset=$((part_start * 512))" # e2fsprogs opens a partition of a file this way
+fsck_rc=0
+e2fsck -fy "$part" >"$work/e2fsck.log" 2>&1 || fsck_rc=$?
+if ((fsck_rc > 1)); then
+	cat "$work/e2fsck.log" >&2
+	log "e2fsck failed (exit $fsck_rc)"
+	exit 1
+fi
+tune2fs -O has_journal "$part" >/dev/null
 # extlinux took the partition's offset from the loop device (0); the boot
 # sector's "hidden sectors" field (offset 0x1C) must hold the real start.
 printf "$(printf '\\x%02x\\x%02x\\x%02x\\x%02x' $((part_start & 255)) $(((part_start >> 8) & 255)) $(((part_start >> 16) & 255)) $(((part_start >> 24) & 255)))" |
 	dd of="$raw" bs=1 seek=$((part_start * 512 + 0x1C)) conv=notrunc status=none
 dd if=/usr/lib/syslinux/mbr/mbr.bin of="$raw" bs=440 count=1 conv=notrunc status=none
+# Refuse to pack an image that would not boot twice: it must carry both boot
+# signatures, and its filesystem must be clean with an empty journal.
+"$here/check-disk.sh" --fs --format raw "$raw" || { log "refusing to pack $raw"; exit 1; }
 
 log "converting to qcow2"
 stage="$work/box"
@@ -224,6 +265,7 @@ mkdir -p "$stage"
 # time are saved on every fresh pool.
 qemu-img convert -c -O qcow2 "$raw" "$stage/box.img"
 rm -f "$raw"
+"$here/check-disk.sh" --format qcow2 "$stage/box.img" || { log "refusing to pack $stage/box.img"; exit 1; }
 printf '{"provider":"libvirt","format":"qcow2","virtual_size":%d}\n' "$size_gb" >"$stage/metadata.json"
 cp "$here/box/Vagrantfile" "$stage/Vagrantfile"
 tar -C "$stage" -cf "$box.new" metadata.json Vagrantfile box.img
