@@ -1,0 +1,3 @@
+module github.com/cloudsigma/cepgo
+
+go 1.26.0
