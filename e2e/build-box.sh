@@ -6,9 +6,18 @@
 # id from the MAC), an etcd-member.service configured by ETCD_* drop-ins,
 # etcdctl, and an empty /etc/machine-id. Docker is not included.
 #
+#   build-box.sh [ignition|stable]
+#
+# Flavour "ignition" (the default) reads Ignition from fw_cfg like Flatcar on
+# QEMU and like a 4722+ box. Flavour "stable" behaves like today's stable
+# Flatcar Vagrant box: no Ignition; real coreos-cloudinit v1.14.0 (built in
+# tools/coreos-cloudinit), the Vagrant OEM's cloud-config (Vagrant's insecure
+# key for core, the /var/lib/flatcar-vagrant path unit), zz-default.network.
+#
 # Output (cached outside the repo; rebuilt only when its inputs change):
-#   $E2E_CACHE_DIR/box/cododemo-e2e.box   a vagrant-libvirt box (tar of
-#   box.img qcow2, metadata.json, Vagrantfile)
+#   $E2E_CACHE_DIR/box/cododemo-e2e.box           (ignition)
+#   $E2E_CACHE_DIR/box-stable/cododemo-e2e-stable.box (stable)
+# each a vagrant-libvirt box (tar of box.img qcow2, metadata.json, Vagrantfile).
 # The last line on stdout is "<sha256>  <path of the .box>".
 #
 # Needs root (loop devices, mount, chroot) and network access to the Debian
@@ -17,8 +26,14 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 cache="${E2E_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/cododemo-e2e}"
-out="$cache/box"
-box="$out/cododemo-e2e.box"
+flavour=${1:-ignition}
+case $flavour in
+ignition) out="$cache/box" box_name=cododemo-e2e box_vagrantfile="$here/box/Vagrantfile" ;;
+stable) out="$cache/box-stable" box_name=cododemo-e2e-stable box_vagrantfile="$here/box/Vagrantfile.stable" ;;
+*) echo "build-box.sh: unknown flavour '$flavour' (want ignition or stable)" >&2; exit 2 ;;
+esac
+box="$out/$box_name.box"
+cloudinit_version=v1.14.0
 size_gb=4
 ignition_version=v2.27.0
 
@@ -83,31 +98,45 @@ fi
 # Real Ignition, built from the module proxy in its own tools module.
 ign_dir="$cache/ignition"
 mkdir -p "$ign_dir"
-# Distros bake their policy into Ignition at link time (upstream ./build).
-# This box has no SELinux: selinuxRelabel=false stops the files stage from
-# running setfiles (it would fail reading SELINUXTYPE from /etc/selinux/config).
-ign_ldflags="-X github.com/coreos/ignition/v2/internal/version.Raw=$ignition_version"
-ign_ldflags+=" -X github.com/coreos/ignition/v2/internal/distro.selinuxRelabel=false"
-ign_stamp=$(cat "$here/../tools/ignition/go.mod" "$here/../tools/ignition/go.sum" <(go version) <(echo "$ign_ldflags") | sha256sum | cut -d' ' -f1)
-if [[ ! -x $ign_dir/ignition || $(cat "$ign_dir/stamp" 2>/dev/null) != "$ign_stamp" ]]; then
-	log "building Ignition $ignition_version (tools/ignition)"
-	(
-		cd "$here/../tools/ignition"
-		CGO_ENABLED=1 GOFLAGS=-mod=readonly go build -trimpath \
-			-ldflags "$ign_ldflags" \
-			-o "$ign_dir/ignition.new" github.com/coreos/ignition/v2/internal
-	)
-	mv "$ign_dir/ignition.new" "$ign_dir/ignition"
-	echo "$ign_stamp" >"$ign_dir/stamp"
+build_ignition() {
+	# Distros bake their policy into Ignition at link time (upstream ./build).
+	# This box has no SELinux: selinuxRelabel=false stops the files stage from
+	# running setfiles (it would fail reading SELINUXTYPE from /etc/selinux/config).
+	ign_ldflags="-X github.com/coreos/ignition/v2/internal/version.Raw=$ignition_version"
+	ign_ldflags+=" -X github.com/coreos/ignition/v2/internal/distro.selinuxRelabel=false"
+	ign_stamp=$(cat "$here/../tools/ignition/go.mod" "$here/../tools/ignition/go.sum" <(go version) <(echo "$ign_ldflags") | sha256sum | cut -d' ' -f1)
+	if [[ ! -x $ign_dir/ignition || $(cat "$ign_dir/stamp" 2>/dev/null) != "$ign_stamp" ]]; then
+		log "building Ignition $ignition_version (tools/ignition)"
+		(
+			cd "$here/../tools/ignition"
+			CGO_ENABLED=1 GOFLAGS=-mod=readonly go build -trimpath \
+				-ldflags "$ign_ldflags" \
+				-o "$ign_dir/ignition.new" github.com/coreos/ignition/v2/internal
+		)
+		mv "$ign_dir/ignition.new" "$ign_dir/ignition"
+		echo "$ign_stamp" >"$ign_dir/stamp"
+	fi
+}
+
+if [[ $flavour == ignition ]]; then
+	build_ignition
+	flavour_inputs() { sha256sum <"$ign_dir/ignition"; }
+else
+	# The stable flavour's own steps live beside its overlay, so changing
+	# them rebuilds only that flavour.
+	. "$here/box/stable.sh"
+	stable_prepare
+	flavour_inputs() { stable_inputs; }
 fi
 
-# Everything that decides the image: this script, the overlay, the box
-# Vagrantfile, Ignition, the mirror and suite.
+# Everything that decides the image: this script, the disk check, the
+# overlay, the box Vagrantfile, the flavour's own inputs (Ignition, or
+# coreos-cloudinit and the stable overlay), the mirror and suite.
 stamp=$( {
-	cat "$0" "$here/check-disk.sh" "$here/box/Vagrantfile"
+	cat "$0" "$here/check-disk.sh" "$box_vagrantfile"
 	(cd "$here/box/overlay" && find . -type f -print0 | sort -z | xargs -0 sha256sum)
-	sha256sum <"$ign_dir/ignition"
-	echo "$mirror $suite $size_gb"
+	flavour_inputs
+	echo "$flavour $mirror $suite $size_gb"
 } | sha256sum | cut -d' ' -f1)
 if [[ -f $box && -f $out/stamp && $(cat "$out/stamp") == "$stamp" ]]; then
 	log "reusing $box"
@@ -161,6 +190,8 @@ pkgs=(
 	openssh-server sudo iproute2 iputils-ping procps less ca-certificates isc-dhcp-client
 	etcd-server etcd-client
 )
+# The stable path's units fetch fleet and etcd with curl, as on Flatcar.
+[[ $flavour == stable ]] && pkgs+=(curl)
 log "debootstrap ($(IFS=,; echo "${pkgs[*]}"))"
 debootstrap --variant=minbase --include="$(IFS=,; echo "${pkgs[*]}")" \
 	--cache-dir="$cache/debs" "$suite" "$root" "$mirror" >"$work/debootstrap.log" 2>&1 || {
@@ -172,7 +203,11 @@ log "configuring the image"
 cp -a "$here/box/overlay/." "$root/"
 chown -R root:root "$root/etc" "$root/usr/lib/cododemo-box" "$root/usr/lib/flatcar"
 chmod 440 "$root/etc/sudoers.d/core"
-install -m 0755 "$ign_dir/ignition" "$root/usr/lib/cododemo-box/ignition"
+if [[ $flavour == ignition ]]; then
+	install -m 0755 "$ign_dir/ignition" "$root/usr/lib/cododemo-box/ignition"
+else
+	stable_configure "$root"
+fi
 
 cat >"$root/etc/fstab" <<FSTAB
 UUID=$uuid / ext4 errors=remount-ro 0 1
@@ -190,7 +225,11 @@ chroot "$root" passwd -l core >/dev/null
 
 # Debian's own etcd.service must never start: etcd-member.service is the one.
 chroot "$root" systemctl mask etcd.service
-chroot "$root" systemctl enable systemd-networkd.service cododemo-firstboot.service ssh.service >/dev/null 2>&1
+if [[ $flavour == ignition ]]; then
+	chroot "$root" systemctl enable systemd-networkd.service cododemo-firstboot.service ssh.service >/dev/null 2>&1
+else
+	stable_enable "$root"
+fi
 chroot "$root" systemctl disable apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer >/dev/null 2>&1 || true
 rm -rf "$root"/var/lib/etcd/*
 
@@ -267,7 +306,7 @@ qemu-img convert -c -O qcow2 "$raw" "$stage/box.img"
 rm -f "$raw"
 "$here/check-disk.sh" --format qcow2 "$stage/box.img" || { log "refusing to pack $stage/box.img"; exit 1; }
 printf '{"provider":"libvirt","format":"qcow2","virtual_size":%d}\n' "$size_gb" >"$stage/metadata.json"
-cp "$here/box/Vagrantfile" "$stage/Vagrantfile"
+cp "$box_vagrantfile" "$stage/Vagrantfile"
 tar -C "$stage" -cf "$box.new" metadata.json Vagrantfile box.img
 mv "$box.new" "$box"
 echo "$stamp" >"$out/stamp"
