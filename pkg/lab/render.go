@@ -25,6 +25,11 @@ func (l *Lab) Render(version string) (*render.Result, *render.Templates, error) 
 		// user: the lab's templates or settings are wrong (exit 2).
 		return nil, nil, &Error{err}
 	}
+	// Ruby's parser is one more validator: a Vagrantfile template with a
+	// syntax error is the lab's template wrong, too.
+	if err := render.CheckRuby(res); err != nil {
+		return nil, nil, &Error{err}
+	}
 	return res, tmpl, nil
 }
 

@@ -1,6 +1,7 @@
 package render
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"path"
@@ -138,7 +139,7 @@ type MatrixResult struct {
 type FileResult struct {
 	Path string `json:"path"`
 	// Check names what validated it: Butane strict + Ignition, Ignition,
-	// coreos-cloudinit's validator, or "rendered" (the Vagrantfile: its
+	// coreos-cloudinit's validator, Ruby's parser (the Vagrantfile; the
 	// real `vagrant validate` runs on the goldens, one per delivery).
 	Check string `json:"check"`
 	Bytes int    `json:"bytes"`
@@ -165,6 +166,7 @@ func (r *MatrixReport) OK() bool { return r.Failures == 0 }
 // templates are safe for concurrent use), and the report keeps their order.
 func CheckMatrix(combos []Combination, tmpl *Templates, version string, secrets plan.Secrets) *MatrixReport {
 	rep := &MatrixReport{Combinations: len(combos), Results: make([]MatrixResult, len(combos))}
+	rendered := make([]*Result, len(combos))
 	next := make(chan int)
 	var wg sync.WaitGroup
 	for range min(runtime.GOMAXPROCS(0), len(combos)) {
@@ -172,7 +174,7 @@ func CheckMatrix(combos []Combination, tmpl *Templates, version string, secrets 
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				rep.Results[i] = checkCombination(combos[i], tmpl, version, secrets)
+				rep.Results[i], rendered[i] = checkCombination(combos[i], tmpl, version, secrets)
 			}
 		}()
 	}
@@ -181,20 +183,57 @@ func CheckMatrix(combos []Combination, tmpl *Templates, version string, secrets 
 	}
 	close(next)
 	wg.Wait()
+	checkMatrixRuby(rep, rendered)
 	rep.count()
 	return rep
 }
 
-func checkCombination(c Combination, tmpl *Templates, version string, secrets plan.Secrets) MatrixResult {
+// checkMatrixRuby checks every rendered Vagrantfile with one Ruby process
+// (one each would take seconds) and marks each combination's result.
+func checkMatrixRuby(rep *MatrixReport, rendered []*Result) {
+	var batch []*Result
+	var at []int
+	for i, r := range rendered {
+		if r != nil {
+			batch, at = append(batch, r), append(at, i)
+		}
+	}
+	if len(batch) == 0 {
+		return
+	}
+	errs, err := ValidateVagrantfiles(context.Background(), batch...)
+	for k, i := range at {
+		res := &rep.Results[i]
+		for j := range res.Files {
+			fr := &res.Files[j]
+			if fr.Path != labstate.Vagrantfile {
+				continue
+			}
+			switch {
+			case errors.Is(err, ErrNoRuby):
+				fr.Check = "not checked: no ruby"
+			case err != nil:
+				fr.OK, fr.Error, res.OK = false, err.Error(), false
+			default:
+				fr.Check = rubyCheck
+				if errs[k] != nil {
+					fr.OK, fr.Error, res.OK = false, errs[k].Error(), false
+				}
+			}
+		}
+	}
+}
+
+func checkCombination(c Combination, tmpl *Templates, version string, secrets plan.Secrets) (MatrixResult, *Result) {
 	want, refuse := c.Expect()
 	res := MatrixResult{Combination: c, Name: c.Name(), Expected: string(want)}
 	if refuse {
 		res.Expected = "refused"
 	}
-	fail := func(format string, a ...any) MatrixResult {
+	fail := func(format string, a ...any) (MatrixResult, *Result) {
 		res.OK = false
 		res.Error = fmt.Sprintf(format, a...)
-		return res
+		return res, nil
 	}
 	lab := config.Default()
 	lab.Distro, lab.Channel, lab.Provider, lab.Format, lab.Nodes.Count = c.Distro, c.Channel, c.Provider, c.Format, c.Nodes
@@ -212,7 +251,7 @@ func checkCombination(c Combination, tmpl *Templates, version string, secrets pl
 	switch {
 	case refuse && errors.As(err, &ge):
 		res.OK, res.Error = true, err.Error()
-		return res
+		return res, nil
 	case refuse:
 		return fail("want format: ignition refused for %s on VirtualBox, got %v", c.Version, err)
 	case err != nil:
@@ -227,7 +266,7 @@ func checkCombination(c Combination, tmpl *Templates, version string, secrets pl
 		return fail("render: %v", err)
 	}
 	res.Files, res.OK = fileResults(r)
-	return res
+	return res, r
 }
 
 // fileResults checks what Render cannot see per file: no file the box's
@@ -242,6 +281,9 @@ func fileResults(r *Result) ([]FileResult, bool) {
 	var out []FileResult
 	for _, f := range r.Files {
 		fr := FileResult{Path: f.Path, Bytes: len(f.Data), OK: true, Check: fileCheck(f.Path)}
+		if f.Path == labstate.Vagrantfile && r.RubyChecked {
+			fr.Check = rubyCheck
+		}
 		var problems []string
 		if slices.Contains(BoxSideFiles, path.Base(f.Path)) {
 			problems = append(problems, "a file Flatcar's box Vagrantfile hands to every node")
@@ -299,6 +341,9 @@ func (r *MatrixReport) count() {
 		}
 	}
 }
+
+// rubyCheck names ValidateVagrantfiles' check in reports.
+const rubyCheck = "ruby parser"
 
 func fileCheck(p string) string {
 	switch {

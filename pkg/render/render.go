@@ -42,6 +42,12 @@ type Result struct {
 	Plan   *plan.Plan
 	Files  []File
 	Served []Served
+	// RubyChecked says ValidateVagrantfiles checked the Vagrantfile.
+	RubyChecked bool
+	// vagrant and tmpl rendered the Vagrantfile: to place a Ruby error
+	// at its template line.
+	vagrant vagrantData
+	tmpl    *Templates
 	// Notes tell the user what they must know (a pointer config that
 	// needs the first-boot server, an unpinned artifact).
 	Notes []string
@@ -91,6 +97,7 @@ func Render(p *plan.Plan, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	r.vagrant, r.tmpl = vagrantDataFor(p, vnodes, opts), opts.Templates
 	r.Files = append([]File{{Path: "Vagrantfile", Data: vf, Mode: 0o644}}, r.Files...)
 	for _, a := range p.Artifacts {
 		if a.SHA256 == "" {
@@ -104,15 +111,19 @@ func Render(p *plan.Plan, opts Options) (*Result, error) {
 // (config.Validate, checkVagrantValues); the template writes each through
 // ruby all the same, so an unchecked one still cannot run code.
 func vagrantfile(p *plan.Plan, vnodes []vagrantNode, opts Options) ([]byte, error) {
-	d := p.Provision.Delivery
-	vf, err := opts.Templates.Execute(templates.Vagrantfile, vagrantData{
-		Upload: d == plan.Upload, GuestProperty: d == plan.GuestProperty, FwCfg: d == plan.FwCfg,
-		Plan: p, Nodes: vnodes, Version: opts.Version, BoxURL: p.Box.URL, ConfigDir: cmp.Or(opts.ConfigDir, ".."),
-	})
+	vf, err := opts.Templates.Execute(templates.Vagrantfile, vagrantDataFor(p, vnodes, opts))
 	if err != nil {
 		return nil, fmt.Errorf("rendering the Vagrantfile: %w", err)
 	}
 	return vf, nil
+}
+
+func vagrantDataFor(p *plan.Plan, vnodes []vagrantNode, opts Options) vagrantData {
+	d := p.Provision.Delivery
+	return vagrantData{
+		Upload: d == plan.Upload, GuestProperty: d == plan.GuestProperty, FwCfg: d == plan.FwCfg,
+		Plan: p, Nodes: vnodes, Version: opts.Version, BoxURL: p.Box.URL, ConfigDir: cmp.Or(opts.ConfigDir, ".."),
+	}
 }
 
 type nodeData struct {
@@ -190,7 +201,9 @@ func renderNode(r *Result, p *plan.Plan, n plan.Node, t *Templates) (string, err
 		return "", err
 	}
 	r.Files = append(r.Files, File{Path: base + ".bu", Data: bu, Mode: 0o600})
-	ign, err := Butane(bu, base+".bu")
+	ign, err := butaneAt(bu, base+".bu", func(line int) (location, bool) {
+		return t.lineOf(templates.Butane, data, bu, line)
+	})
 	if err != nil {
 		return "", err
 	}

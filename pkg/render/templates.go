@@ -20,6 +20,9 @@ type Templates struct {
 	set *template.Template
 	// Overridden lists the template names taken from the override dir.
 	Overridden []string
+	// sources and dir map validators' lines back to template lines.
+	sources map[string]string
+	dir     string
 }
 
 // funcs are the helpers templates may use. Few on purpose: logic belongs in
@@ -91,7 +94,7 @@ func LoadTemplates(dir string) (*Templates, error) {
 			return nil, fmt.Errorf("%s%w", overrideNote(t, name, dir), err)
 		}
 	}
-	t.set = root
+	t.set, t.sources, t.dir = root, sources, dir
 	return t, nil
 }
 

@@ -15,10 +15,14 @@ import (
 
 // Butane translates Butane to Ignition in strict mode: every report entry,
 // warnings included, is an error pointing at name:line:col with a caret.
-func Butane(src []byte, name string) ([]byte, error) {
+func Butane(src []byte, name string) ([]byte, error) { return butaneAt(src, name, nil) }
+
+// butaneAt is Butane with each error placed by where: the template line a
+// rendered line came from.
+func butaneAt(src []byte, name string, where func(line int) (location, bool)) ([]byte, error) {
 	ign, rpt, err := butane.TranslateBytes(src, common.TranslateBytesOptions{Pretty: true})
 	if len(rpt.Entries) > 0 {
-		return nil, reportError(rpt, src, name)
+		return nil, reportError(rpt, src, name, where)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
@@ -30,7 +34,7 @@ func Butane(src []byte, name string) ([]byte, error) {
 func ValidateIgnition(ign []byte) error {
 	_, rpt, err := ignition.Parse(ign)
 	if len(rpt.Entries) > 0 {
-		return reportError(rpt, ign, "ignition")
+		return reportError(rpt, ign, "ignition", nil)
 	}
 	return err
 }
@@ -99,8 +103,9 @@ func entryParts(s string) (kind, msg string) {
 }
 
 // reportError formats a vcontext report like Butane's CLI: name:line:col,
-// the offending line and a caret under the column.
-func reportError(r report.Report, src []byte, name string) error {
+// the offending line and a caret under the column. With where, an entry
+// starts at the template line that rendered the offending one.
+func reportError(r report.Report, src []byte, name string, where func(line int) (location, bool)) error {
 	lines := bytes.Split(src, []byte("\n"))
 	var b strings.Builder
 	for i, e := range r.Entries {
@@ -110,7 +115,11 @@ func reportError(r report.Report, src []byte, name string) error {
 		line, col := e.Marker.Start()
 		switch {
 		case line > 0:
-			fmt.Fprintf(&b, "%s:%d:%d: %s: %s", name, line, col, e.Kind, e.Message)
+			if loc, ok := locate(where, int(line)); ok {
+				fmt.Fprintf(&b, "%s: %s: %s (rendered as %s:%d:%d)", loc, e.Kind, e.Message, name, line, col)
+			} else {
+				fmt.Fprintf(&b, "%s:%d:%d: %s: %s", name, line, col, e.Kind, e.Message)
+			}
 			if int(line) <= len(lines) {
 				text := string(lines[line-1])
 				fmt.Fprintf(&b, "\n    %s\n    %s^", text, strings.Repeat(" ", max(int(col)-1, 0)))
@@ -122,4 +131,11 @@ func reportError(r report.Report, src []byte, name string) error {
 		}
 	}
 	return fmt.Errorf("%s", b.String())
+}
+
+func locate(where func(int) (location, bool), line int) (location, bool) {
+	if where == nil {
+		return location{}, false
+	}
+	return where(line)
 }

@@ -40,21 +40,11 @@ func Write(dir labstate.Dir, r *Result, force bool) (*WriteReport, error) {
 	if err := checkBoxSideFiles(dir); err != nil {
 		return nil, err
 	}
-	m, err := dir.ReadManifest()
+	known, resumed, err := knownContents(dir)
 	if err != nil {
 		return nil, err
 	}
-	interrupted, err := dir.ReadJournal()
-	if err != nil {
-		return nil, err
-	}
-	known := m.Known()
-	for rel, hs := range interrupted {
-		for _, h := range hs {
-			known.Add(rel, h)
-		}
-	}
-	rep := &WriteReport{Resumed: len(interrupted) > 0}
+	rep := &WriteReport{Resumed: resumed}
 	next := make(map[string][]byte, len(r.Files))
 	for _, f := range r.Files {
 		next[f.Path] = f.Data
@@ -127,6 +117,44 @@ func Write(dir labstate.Dir, r *Result, force bool) (*WriteReport, error) {
 		return rep, err
 	}
 	return rep, dir.RemoveJournal()
+}
+
+// CheckWrite says whether Write would write r without force, writing
+// nothing itself (render --check): the files edited by hand it would
+// refuse to overwrite, the box-side files it would refuse to leave.
+func CheckWrite(dir labstate.Dir, r *Result) error {
+	if err := checkBoxSideFiles(dir); err != nil {
+		return err
+	}
+	known, _, err := knownContents(dir)
+	if err != nil {
+		return err
+	}
+	next := make(map[string][]byte, len(r.Files))
+	for _, f := range r.Files {
+		next[f.Path] = f.Data
+	}
+	return dir.CheckEdits(next, known)
+}
+
+// knownContents is what cododemo wrote into dir: the last render's
+// manifest and, when a render was interrupted, its journal (interrupted).
+func knownContents(dir labstate.Dir) (known labstate.Known, interrupted bool, err error) {
+	m, err := dir.ReadManifest()
+	if err != nil {
+		return nil, false, err
+	}
+	known = m.Known()
+	j, err := dir.ReadJournal()
+	if err != nil {
+		return nil, false, err
+	}
+	for rel, hs := range j {
+		for _, h := range hs {
+			known.Add(rel, h)
+		}
+	}
+	return known, len(j) > 0, nil
 }
 
 // BoxSideFiles are the files Flatcar's box Vagrantfile (4722 and later)

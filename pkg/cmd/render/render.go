@@ -83,6 +83,12 @@ you edited by hand since the last render is not overwritten without --force.`,
 func runRender(opts *Options, l *lab.Lab, out cmdutil.Output) error {
 	if opts.Check {
 		res, _, err := l.Render(opts.Version)
+		// What a real render would refuse, --check refuses too.
+		if err == nil && !opts.Force {
+			if werr := render.CheckWrite(l.State, res); werr != nil {
+				err = fmt.Errorf("the files are valid, but a render would stop: %w", werr)
+			}
+		}
 		if out != cmdutil.OutputTable {
 			// A report for CI: a render error is its one failed case.
 			if err != nil && cmdutil.IsUsage(err) {
@@ -96,7 +102,11 @@ func runRender(opts *Options, l *lab.Lab, out cmdutil.Output) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(opts.IO.Out, "ok: %s, %d files valid (nothing written)\n", lab.Describe(l.Plan.Lab), len(res.Files))
+		valid := len(res.Files)
+		if !res.RubyChecked {
+			valid-- // the Vagrantfile, noted
+		}
+		fmt.Fprintf(opts.IO.Out, "ok: %s, %d files valid (nothing written)\n", lab.Describe(l.Plan.Lab), valid)
 		PrintNotes(opts.IO.ErrOut, res.Notes)
 		return nil
 	}
