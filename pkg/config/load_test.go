@@ -271,6 +271,7 @@ func FuzzLoad(f *testing.F) {
 	f.Add("a: &a {b: 1}\nnodes: {<<: *a}\n---\nx: 1\n", uint8(7), "arm64")
 	f.Add("nodes:\n\tcount: 3\n", uint8(8), "")
 	f.Add("state_dir: /\nforwarded_ports: [{guest: 22, host: 65535}]\n", uint8(9), "99999999999999999999")
+	f.Add("nodes: {count: 2000000000}\nforwarded_ports: [{node: x, guest: 1, host: 1}]\n", uint8(10), "")
 	keys := scalarKeys()
 	f.Fuzz(func(t *testing.T, body string, key uint8, val string) {
 		dir := t.TempDir()
@@ -387,6 +388,15 @@ func TestNegativeCount(t *testing.T) {
 	}
 	if _, err := Load(Source{Dir: t.TempDir(), Flags: fs}); err == nil || !strings.Contains(err.Error(), "--nodes: nodes.count: -1 is below the minimum of 1") {
 		t.Errorf("flag: %v", err)
+	}
+}
+
+// A huge count is refused without building its node list.
+func TestHugeCount(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, DefaultFile, "nodes:\n  count: 2000000000\nforwarded_ports:\n  - {node: core-01, guest: 80, host: 8080}\n")
+	if _, err := Load(Source{Dir: dir}); err == nil || !strings.Contains(err.Error(), "nodes.count: 2000000000 is above the supported maximum of 9") {
+		t.Fatalf("err = %v", err)
 	}
 }
 

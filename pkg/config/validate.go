@@ -72,9 +72,11 @@ func NodeName(prefix string, i int) string { return fmt.Sprintf("%s-%02d", prefi
 
 // NodeNames lists the lab's node names in order.
 func (l Lab) NodeNames() []string {
-	// Validate calls this before it has refused a negative count.
-	names := make([]string, 0, max(l.Nodes.Count, 0))
-	for i := 1; i <= l.Nodes.Count; i++ {
+	// Validate calls this before it has refused a count out of range:
+	// -1 must not panic, nor 2000000000 exhaust memory.
+	n := min(max(l.Nodes.Count, 0), MaxNodes)
+	names := make([]string, 0, n)
+	for i := 1; i <= n; i++ {
 		names = append(names, NodeName(l.Nodes.Prefix, i))
 	}
 	return names
