@@ -84,6 +84,11 @@ func Load(o Options) (*Lab, error) {
 		return nil, &Error{err}
 	}
 	if o.Warn != nil {
+		if loaded.File == "" {
+			// Say so: a user in the wrong directory would otherwise get
+			// a lab they never asked for, without a word.
+			fmt.Fprintf(o.Warn, "note: no %s in %s: the built-in defaults apply (`cododemo init` writes them to a file to edit)\n", config.DefaultFile, loaded.Dir)
+		}
 		for _, w := range loaded.Warnings {
 			fmt.Fprintln(o.Warn, "warning:", w)
 		}

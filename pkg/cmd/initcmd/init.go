@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -46,11 +47,24 @@ func NewCmdInit(f *cmdutil.Factory) *cobra.Command {
 			if err := fsutil.WriteFileAtomic(path, config.Sample(), 0o644); err != nil {
 				return err
 			}
-			fmt.Fprintf(f.IO.Out, "wrote %s; next: cododemo render (or cododemo up)\n", path)
+			next := "cododemo render (or cododemo up)"
+			if len(args) == 1 && filepath.Clean(dir) != filepath.Clean(f.WorkDir) {
+				// The lab is where its config is: the next commands run there.
+				next = "cd " + shellWord(args[0]) + " && " + next
+			}
+			fmt.Fprintf(f.IO.Out, "wrote %s; next: %s\n", path, next)
 			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&force, "force", false, "replace an existing cododemo.yaml")
 	cmd.Flags().BoolVar(&stdout, "stdout", false, "print the file instead of writing it")
 	return cmd
+}
+
+// shellWord quotes s for a POSIX shell when it needs it.
+func shellWord(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./~") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
