@@ -6,3 +6,7 @@
 // decisions are tested on any machine. Nothing outside this package (and
 // the probes of pkg/doctor) should ask runtime.GOOS.
 package hostos
+
+// GOOS is the system cododemo was built for, the goos argument of the
+// pure decisions here.
+const GOOS = goos

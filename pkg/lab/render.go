@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/cododemo/cododemo/pkg/config"
+	"github.com/cododemo/cododemo/pkg/hostos"
 	"github.com/cododemo/cododemo/pkg/render"
 )
 
@@ -59,10 +60,9 @@ func (l *Lab) WriteRender(version string, force bool, out io.Writer) (*render.Re
 // ConfigDirFromState is the config file's directory as seen from the state
 // dir, so the Vagrantfile resolves relative paths the way the user wrote them.
 func (l *Lab) ConfigDirFromState() string {
-	if r, err := filepath.Rel(l.State.Path, l.Dir); err == nil {
-		return filepath.ToSlash(r)
-	}
-	return l.Dir
+	// Relative with / where it can be; on Windows across drives the
+	// absolute C:/... form (hostos.VagrantfilePath decides).
+	return hostos.VagrantfilePath(hostos.GOOS, l.State.Path, l.Dir)
 }
 
 // Describe is a lab in one line: "3 x flatcar stable current (ignition, virtualbox)".
