@@ -100,7 +100,7 @@ func runFetch(ctx context.Context, f *cmdutil.Factory, env *cmdutil.ImageEnv, o 
 	svc := env.Service
 	b, err := svc.EnsureBox(ctx, lab, lock)
 	if err != nil {
-		return err
+		return cmdutil.NetworkHint(err)
 	}
 	state := "downloaded"
 	if b.Hit {

@@ -33,7 +33,8 @@ etcd.release_sha256 when your mirror serves a build of your own (lock
 warns when it does). Commit the lock: every attendee then gets
 the same lab, and nothing is resolved again until you re-run lock.`,
 		Example: `  cododemo lock
-  cododemo lock --mirror http://10.0.0.5:8080/flatcar`,
+  cododemo lock --mirror http://10.0.0.5:8080/flatcar
+  cododemo lock --offline     # from the cache or an imported bundle only`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			env, err := f.ImageSetup(cmd, o.Flags)
@@ -43,14 +44,14 @@ the same lab, and nothing is resolved again until you re-run lock.`,
 			return run(cmd.Context(), f, env)
 		},
 	}
-	cmdutil.AddImageFlags(cmd, &o.Flags, false)
+	cmdutil.AddImageFlags(cmd, &o.Flags, true)
 	return cmd
 }
 
 func run(ctx context.Context, f *cmdutil.Factory, env *cmdutil.ImageEnv) error {
 	l, warnings, err := env.Service.Lock(ctx, env.Loaded.Lab, env.Lock)
 	if err != nil {
-		return err
+		return cmdutil.NetworkHint(err)
 	}
 	for _, w := range warnings {
 		fmt.Fprintln(f.IO.ErrOut, "warning:", w)
