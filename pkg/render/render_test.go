@@ -10,6 +10,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/cododemo/cododemo/pkg/config"
@@ -528,5 +529,27 @@ func TestPointerConfigWorstCase(t *testing.T) {
 	}
 	if n != config.MaxNodes {
 		t.Fatalf("%d guest-property files, want %d", n, config.MaxNodes)
+	}
+}
+
+// The cloud-config validator is called from the matrix's parallel renders:
+// under -race this fails if the validator's global state is not guarded.
+func TestValidateCloudConfigConcurrent(t *testing.T) {
+	cc := []byte("#cloud-config\nhostname: core-01\ncoreos:\n  units:\n    - name: a.service\n      command: start\n")
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- ValidateCloudConfig(cc)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 }

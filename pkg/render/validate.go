@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/coreos/coreos-cloudinit/config/validate"
 	butane "github.com/coreos/ignition/v2/butane/config"
@@ -45,10 +46,19 @@ func ValidateIgnition(ign []byte) error {
 // point of the legacy path and are accepted; every other entry is an error.
 var LegacyKeys = []string{"etcd2", "fleet"}
 
+// cloudinitMu serialises coreos-cloudinit's validator: it swaps the yaml
+// package's global key transform on every call (validate.go's
+// parseCloudConfig), so two at once race (seen with -race when the matrix
+// rendered in parallel).
+var cloudinitMu sync.Mutex
+
 // ValidateCloudConfig runs coreos-cloudinit's validator; warnings count as
-// errors except the deprecation of allowed legacy keys.
+// errors except the deprecation of allowed legacy keys. Safe for
+// concurrent use.
 func ValidateCloudConfig(cc []byte, allowed ...string) error {
+	cloudinitMu.Lock()
 	rpt, err := validate.Validate(cc)
+	cloudinitMu.Unlock()
 	if err != nil {
 		return err
 	}
