@@ -77,6 +77,11 @@ stable_configure() {
 			-e 's/coreos\\x2dinstall/flatcar\\x2dinstall/g' "$cci_units/$u" >"$root/usr/lib/systemd/system/$u"
 		chmod 0644 "$root/usr/lib/systemd/system/$u"
 	done
+	# Flatcar's defaults for the update engine are /usr/share/flatcar/update.conf;
+	# coreos-cloudinit v1.14.0 reads them at their CoreOS path when a
+	# cloud-config has an update section (Flatcar's fork reads the Flatcar one).
+	ln -s ../flatcar/update.conf "$root/usr/share/coreos/update.conf" 2>/dev/null ||
+		{ mkdir -p "$root/usr/share/coreos" && ln -s ../flatcar/update.conf "$root/usr/share/coreos/update.conf"; }
 	# The OEM partition's files (Flatcar mounts it at /oem; /usr/share/oem
 	# is where coreos-cloudinit's system-config.target reads cloud-config.yml).
 	ln -s /oem "$root/usr/share/oem"
@@ -120,7 +125,7 @@ CLOUDCONFIG
 stable_enable() {
 	local root=$1
 	chroot "$root" systemctl enable systemd-networkd.service ssh.service cododemo-sshd-keygen.service \
-		flatcar-setup-environment.service update-engine.service >/dev/null 2>&1
+		flatcar-setup-environment.service update-engine.service locksmithd.service >/dev/null 2>&1
 	# Flatcar pulls both cloud-config targets into multi-user.target.
 	ln -s /usr/lib/systemd/system/system-config.target "$root/etc/systemd/system/multi-user.target.wants/system-config.target"
 	ln -s /usr/lib/systemd/system/user-config.target "$root/etc/systemd/system/multi-user.target.wants/user-config.target"
