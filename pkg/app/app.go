@@ -32,6 +32,7 @@ func Main() int {
 func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {
 	root := NewCmdRoot(f)
 	cmdutil.PrepareTree(root)
+	f.RegisterCompletions(root)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	return cmdutil.ExitCode(ctx, f.IO.ErrOut, err)
