@@ -3,6 +3,7 @@ package labstate
 import (
 	"errors"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -54,6 +55,31 @@ func TestRemoveTemps(t *testing.T) {
 	for n, want := range map[string]bool{".id_ed25519.tmp-123": false, ".cluster-token.tmp-9": false, ".other.tmp-1": true} {
 		if _, err := os.Stat(d.Join(n)); (err == nil) != want {
 			t.Errorf("%s: exists=%v, want %v", n, err == nil, want)
+		}
+	}
+}
+
+// The key and the token are the owner's only, even in a lab an older
+// cododemo (or a copy) left readable by others.
+func TestSecretsPrivate(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("Windows has no Unix permission bits; access is the user profile's ACL")
+	}
+	d := Dir{Path: t.TempDir()}
+	if _, err := d.Secrets(); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range SecretFiles {
+		if err := os.Chmod(d.Join(f), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := d.Secrets(); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range SecretFiles {
+		if fi, err := os.Stat(d.Join(f)); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %v, want 0600 (%v)", f, fi.Mode().Perm(), err)
 		}
 	}
 }

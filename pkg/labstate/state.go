@@ -60,7 +60,10 @@ func (d Dir) Join(elem ...string) string { return filepath.Join(append([]string{
 // re-checks what exists once it holds it.
 func (d Dir) Secrets() (plan.Secrets, error) {
 	if s, ok := d.complete(); ok {
-		return s, nil // the common case: nothing to create, no lock needed
+		// The common case: nothing to create, no lock needed. A lab made
+		// by an older cododemo, or copied, may have loose modes: the key
+		// opens every node and the token joins the cluster.
+		return s, d.tightenSecrets()
 	}
 	unlock, err := d.Lock()
 	if err != nil {
@@ -79,6 +82,20 @@ func (d Dir) Secrets() (plan.Secrets, error) {
 		return plan.Secrets{}, err
 	}
 	return plan.Secrets{ClusterToken: token, SSHPublicKey: pub, SSHPrivateKeyFile: d.Join(PrivateKeyFile)}, nil
+}
+
+// tightenSecrets makes the secret files readable by their owner only.
+func (d Dir) tightenSecrets() error {
+	for _, f := range SecretFiles {
+		fi, err := os.Stat(d.Join(f))
+		if err != nil || fi.Mode().Perm()&0o077 == 0 {
+			continue
+		}
+		if err := os.Chmod(d.Join(f), 0o600); err != nil {
+			return fmt.Errorf("%s is readable by others and could not be made private: %w", d.Join(f), err)
+		}
+	}
+	return nil
 }
 
 // complete returns the secrets when all of them exist. The key pair is

@@ -3,6 +3,7 @@ package render
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/cododemo/cododemo/pkg/config"
@@ -67,5 +68,44 @@ func TestWriteCompletesInterruptedRender(t *testing.T) {
 	}
 	if rep, err := Write(dir, c, false); err != nil || len(rep.Written) != 0 || rep.Resumed {
 		t.Fatalf("a render after a complete one: %+v, %v", rep, err)
+	}
+}
+
+// Node configs carry the cluster token: on VirtualBox only their owner
+// reads them, and so do the manifest and journal. A file of an earlier
+// render with the right bytes but a looser mode is rewritten.
+func TestWriteModes(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("Windows has no Unix permission bits")
+	}
+	dir := labstate.Dir{Path: t.TempDir()}
+	r := renderCase(t, goldenCases[0])
+	if _, err := Write(dir, r, false); err != nil {
+		t.Fatal(err)
+	}
+	var node string
+	for _, f := range r.Files {
+		if filepath.Dir(f.Path) == "nodes" && node == "" {
+			node = f.Path
+		}
+	}
+	if err := os.Chmod(dir.Join(node), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Write(dir, r, false)
+	if err != nil || len(rep.Written) != 1 || rep.Written[0] != node {
+		t.Fatalf("a node config left 0644 must be rewritten, alone: %+v, %v", rep, err)
+	}
+	for _, f := range r.Files {
+		fi, err := os.Stat(dir.Join(f.Path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if filepath.Dir(f.Path) == "nodes" && fi.Mode().Perm()&0o077 != 0 {
+			t.Errorf("%s: mode %v, readable by others", f.Path, fi.Mode().Perm())
+		}
+	}
+	if fi, err := os.Stat(dir.Join(labstate.ManifestFile)); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("manifest: %v %v", fi.Mode().Perm(), err)
 	}
 }
