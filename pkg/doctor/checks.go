@@ -684,6 +684,13 @@ func checkSSHKey(t Target, f *Facts) Finding {
 	if r.Err != nil || !r.Val.Present {
 		return ok("%s does not exist yet; `cododemo up` generates it", t.SSHKey)
 	}
+	if r.Val.ACL {
+		if len(r.Val.Others) > 0 {
+			return fail(fmt.Sprintf(`icacls "%s" /inheritance:r /grant:r "%%USERNAME%%:F"`, t.SSHKey),
+				"%s can be read by %s: OpenSSH refuses a private key others can read", t.SSHKey, strings.Join(r.Val.Others, ", "))
+		}
+		return ok("%s is readable by its owner only (access list)", t.SSHKey)
+	}
 	if m := r.Val.Mode.Perm(); m&0o077 != 0 {
 		return fail(fmt.Sprintf("chmod 600 %s", t.SSHKey),
 			"%s has mode %04o: OpenSSH refuses a private key others can read", t.SSHKey, m)

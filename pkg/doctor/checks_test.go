@@ -319,6 +319,18 @@ func TestChecks(t *testing.T) {
 			StatusFail, []string{"mode 0644", "chmod 600 /lab/.cododemo/id_ed25519"}},
 		{"ssh key absent", "CD016", nil, nil, func(f *Facts) { f.SSHKey = okResult(KeyInfo{}) },
 			StatusOK, []string{"does not exist yet"}},
+		{"windows key readable by Users", "CD016", nil, nil,
+			func(f *Facts) {
+				f.HostOS = "windows"
+				f.SSHKey = okResult(KeyInfo{Present: true, Mode: 0o666, ACL: true, Others: []string{"S-1-5-32-545"}})
+			},
+			StatusFail, []string{"read by S-1-5-32-545", `icacls "/lab/.cododemo/id_ed25519" /inheritance:r /grant:r "%USERNAME%:F"`}},
+		{"windows key private by its ACL, whatever the mode says", "CD016", nil, nil,
+			func(f *Facts) {
+				f.HostOS = "windows"
+				f.SSHKey = okResult(KeyInfo{Present: true, Mode: 0o666, ACL: true})
+			},
+			StatusOK, []string{"owner only (access list)"}},
 		{"no kvm module", "CD017", nil, nil, nil, StatusOK, []string{"no KVM module"}},
 		{"kvm on 6.12 takes vt-x at load", "CD017", nil, nil,
 			func(f *Facts) {

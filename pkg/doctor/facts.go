@@ -157,6 +157,11 @@ type BoxCache struct {
 type KeyInfo struct {
 	Present bool
 	Mode    fs.FileMode
+	// ACL says the file's Windows access list was read (Mode means
+	// nothing there); Others are the accounts besides the user, SYSTEM
+	// and Administrators that may read it.
+	ACL    bool
+	Others []string
 }
 
 // Result is one probe's answer. Ran is false when the lab did not need the

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/cododemo/cododemo/pkg/hostos"
 )
 
 // WriteFileAtomic writes data to a temporary file in path's directory,
@@ -27,6 +29,14 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
 			_ = os.Remove(tmp)
 		}
 	}()
+	if perm&0o077 == 0 {
+		// A private file (a key, a token) is private before it holds
+		// anything; on Windows that takes an access list, not a mode.
+		if err = hostos.RestrictToOwner(f); err != nil {
+			_ = f.Close()
+			return err
+		}
+	}
 	if _, err = f.Write(data); err != nil {
 		_ = f.Close()
 		return fmt.Errorf("write %s: %w", path, err)

@@ -46,3 +46,33 @@ func TestDefaultShell(t *testing.T) {
 		}
 	}
 }
+
+func TestPrivateACL(t *testing.T) {
+	const ann = "S-1-5-21-3623811015-3361044348-30300820-1013"
+	sddl, err := PrivateSDDL(ann)
+	if err != nil || sddl != "O:"+ann+"D:P(A;;FA;;;"+ann+")" {
+		t.Errorf("PrivateSDDL: %q %v", sddl, err)
+	}
+	for _, bad := range []string{"", "ann", "S-1-5-21-1013) (A;;FA;;;WD", "S-1"} {
+		if _, err := PrivateSDDL(bad); err == nil {
+			t.Errorf("PrivateSDDL(%q) accepted", bad)
+		}
+	}
+	// What a file in a user's folder inherits: the user, SYSTEM,
+	// Administrators and, on a shared machine, Users (S-1-5-32-545) read.
+	inherited := []ACE{{ann, 0x1f01ff}, {SIDSystem, 0x1f01ff}, {SIDAdministrators, 0x1f01ff}, {"S-1-5-32-545", 0x1200a9}}
+	if got := OthersWithAccess(ann, inherited, false); len(got) != 1 || got[0] != "S-1-5-32-545" {
+		t.Errorf("inherited ACL: others %v", got)
+	}
+	if got := OthersWithAccess(ann, []ACE{{ann, 0x1f01ff}}, false); len(got) != 0 {
+		t.Errorf("private ACL: others %v", got)
+	}
+	// Everyone (S-1-1-0) with only the right to read attributes cannot
+	// read the content.
+	if got := OthersWithAccess(ann, []ACE{{ann, 0x1f01ff}, {"S-1-1-0", 0x80}}, false); len(got) != 0 {
+		t.Errorf("attributes only: others %v", got)
+	}
+	if got := OthersWithAccess(ann, nil, true); len(got) != 1 {
+		t.Errorf("no DACL: others %v", got)
+	}
+}

@@ -274,7 +274,7 @@ func (h *Host) Box(ctx context.Context, home string, ref doctor.BoxRef) (doctor.
 // KeyFile implements doctor.Probes.
 func (h *Host) KeyFile(ctx context.Context, path string) (doctor.KeyInfo, error) {
 	if h.GOOS == "windows" {
-		return doctor.KeyInfo{}, errors.ErrUnsupported
+		return keyACL(path)
 	}
 	st, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
