@@ -175,6 +175,16 @@ func syntaxIssue(err error, data []byte) Issue {
 			}
 		}
 	}
+	if strings.Contains(msg, "mapping values are not allowed") && line <= len(lines) {
+		// "a: b: c": the second ": " on the line is the one the parser
+		// could not take.
+		l := lines[line-1]
+		if i := strings.Index(l, ": "); i >= 0 {
+			if j := strings.Index(l[i+2:], ":"); j >= 0 {
+				return Issue{Pos: Pos{line, i + 2 + j + 1}, Msg: msg + "; quote a value that holds \": \""}
+			}
+		}
+	}
 	return Issue{Pos: Pos{Line: line}, Msg: msg}
 }
 

@@ -71,6 +71,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"in:\n  port: 1\n\tname: x\n", `f:3:1: a tab indents this line`},
 		{"in: @x\n", "f:1:5: \"@\" cannot start a value; put the value in quotes"},
 		{"in: {port: 1\n", "f:"},
+		{"tags: a: b\n", `f:1:8: mapping values are not allowed in this context; quote a value that holds ": "`},
 	} {
 		var d doc
 		_, err := Decode("f", []byte(c.in), &d)
