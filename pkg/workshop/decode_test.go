@@ -39,7 +39,7 @@ func TestStrictErrors(t *testing.T) {
 		"steps not list":    {"id: x\nsource: E1\nsteps: {run: x}\n", `x.yaml:3:8: steps: want a list of mappings with keys name, say, on, run,`},
 		"step not mapping":  {head + "  - hello\n", `x.yaml:4:5: steps.0: want a mapping with keys name, say, on, run,`},
 		"duplicate key":     {head + "  - run: a\n    run: b\n", `x.yaml:5:5: steps.0.run: set twice (first on line 4)`},
-		"syntax":            {"id: x\n  source: : :\n", `x.yaml:2: mapping values are not allowed in this context`},
+		"syntax":            {"id: x\n  source: : :\n", `x.yaml:2:11: mapping values are not allowed in this context`},
 		"two kinds":         {head + "  - run: a\n    lab: halt\n", `x.yaml:4:5: step "step 1": want exactly one of run, http, etcd, fleet, lab`},
 		"no kind":           {head + "  - name: a\n", `want exactly one of run, http, etcd, fleet, lab`},
 		"bad on":            {head + "  - run: a\n    on: node zero\n", `x.yaml:4:5: step "step 1": on: "node zero": want node N with N from 1`},
