@@ -205,6 +205,7 @@ func TestKillLoop(t *testing.T) {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	span := time.Since(start)
+	aim := span * 9 / 10
 	var killed, midWrite, torn, mismatched, refused int
 	for i := range runs {
 		if i%5 == 4 {
@@ -216,19 +217,30 @@ func TestKillLoop(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		// Half the kills anywhere, half in the last part, where the files
-		// are written.
+		// Half the kills anywhere; half aimed at the few milliseconds in
+		// which files are written, at the end: the aim moves earlier when
+		// the render had finished, later when it had written nothing yet.
 		at := time.Duration(rng.Int64N(int64(span)))
 		if i%2 == 1 {
-			at = span/2 + time.Duration(rng.Int64N(int64(span/2)))
+			at = aim + time.Duration(rng.Int64N(int64(aim/10))) - aim/20
 		}
 		time.Sleep(at)
 		_ = cmd.Process.Kill()
-		if err := cmd.Wait(); err != nil {
+		exited := cmd.Wait() == nil
+		if !exited {
 			killed++
 		}
-		if _, err := os.Stat(filepath.Join(lab, ".cododemo", labstate.JournalFile)); err == nil {
+		_, jerr := os.Stat(filepath.Join(lab, ".cododemo", labstate.JournalFile))
+		if jerr == nil {
 			midWrite++
+		}
+		if i%2 == 1 {
+			switch {
+			case exited:
+				aim -= aim / 8
+			case jerr != nil:
+				aim += aim / 8
+			}
 		}
 		d := inspect(t, lab, false)
 		torn += len(d.torn)
