@@ -42,6 +42,8 @@ bench:
 	bash scripts/bench-ssh.sh
 	sh scripts/bench-download.sh
 	sh scripts/bench-doctor.sh
+	sh scripts/bench-size.sh
+	sh scripts/bench-startup.sh
 	sh scripts/bench-workshop.sh
 	$(GO) test -run '^$$' -bench StatusOverhead -benchtime 9x ./pkg/cmd/status
 
