@@ -24,6 +24,7 @@ import (
 type Options struct {
 	Nodes         []string // the nodes to bring up; all when empty
 	SkipPreflight bool
+	DryRun        bool // print the plan (DryRun) instead of running the steps
 	NoVerify      bool
 	Serial        bool
 	Force         bool // overwrite rendered files edited by hand

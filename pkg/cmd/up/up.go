@@ -46,15 +46,25 @@ When a node fails the others are kept; run up again to bring up only what
 is missing.`,
 		Example: `  cododemo up
   cododemo up core-02            # bring back one node
-  cododemo up --no-verify --serial`,
+  cododemo up --no-verify --serial
+  cododemo up --dry-run          # the plan, nothing changed`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Nodes = args
-			l, err := f.LoadLab(cmd, lab.SecretsCreate)
+			secrets := lab.SecretsCreate
+			if o.DryRun {
+				// Nothing written: not even the lab's key.
+				secrets = lab.SecretsEphemeral
+			}
+			l, err := f.LoadLab(cmd, secrets)
 			if err != nil {
 				return err
 			}
 			if err := lab.CheckNames(o.Nodes, l.Plan.NodeNames()); err != nil {
 				return err
+			}
+			if o.DryRun {
+				bringup.DryRun(f.IO.Out, l, *o)
+				return nil
 			}
 			return Run(cmd.Context(), f, o, l, runF)
 		},
@@ -62,6 +72,7 @@ is missing.`,
 	fl := cmd.Flags()
 	config.AddLabFlags(fl)
 	fl.BoolVar(&o.SkipPreflight, "skip-preflight", false, "DANGEROUS: start even when doctor finds a fatal problem")
+	fl.BoolVar(&o.DryRun, "dry-run", false, "print the plan (nodes, addresses, downloads, what is started) and change nothing")
 	fl.BoolVar(&o.NoVerify, "no-verify", false, "do not verify the lab once it is up")
 	fl.BoolVar(&o.Serial, "serial", false, "bring nodes up strictly one after another")
 	fl.BoolVar(&o.Force, "force", false, "overwrite rendered files edited by hand")
