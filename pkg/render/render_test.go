@@ -18,6 +18,7 @@ import (
 	"github.com/cododemo/cododemo/pkg/image/releasetest"
 	"github.com/cododemo/cododemo/pkg/labstate"
 	"github.com/cododemo/cododemo/pkg/plan"
+	"github.com/cododemo/cododemo/templates"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/render")
@@ -550,6 +551,55 @@ func TestValidateCloudConfigConcurrent(t *testing.T) {
 	for err := range errs {
 		if err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// A template override saved with CRLF line ends (a Windows editor, or a
+// checkout with core.autocrlf) renders exactly what the LF original does:
+// no carriage return reaches a guest's unit, cloud-config or shell step.
+func TestTemplateOverrideCRLF(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"Vagrantfile.tmpl", "cloud-config.tmpl", "node-files.tmpl", "node.bu.tmpl", "etcd-env.tmpl"} {
+		b, err := templates.FS.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		crlf := strings.ReplaceAll(string(b), "\n", "\r\n")
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(crlf), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tmpl, err := LoadTemplates(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, format := range []string{"cloud-config", "ignition"} {
+		lab := config.Default()
+		lab.Format = format
+		lab.Channel = "alpha"
+		p, err := plan.New(lab, nil, fixedSecrets)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := Render(p, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := Render(p, Options{Templates: tmpl})
+		if err != nil {
+			t.Fatalf("%s: CRLF templates: %v", format, err)
+		}
+		if len(got.Files) != len(want.Files) {
+			t.Fatalf("%s: %d files from CRLF templates, %d from the embedded ones", format, len(got.Files), len(want.Files))
+		}
+		for i, f := range got.Files {
+			if strings.Contains(string(f.Data), "\r") {
+				t.Errorf("%s: %s holds a carriage return", format, f.Path)
+			}
+			if string(f.Data) != string(want.Files[i].Data) {
+				t.Errorf("%s: %s differs from the embedded templates' render", format, f.Path)
+			}
 		}
 	}
 }

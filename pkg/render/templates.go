@@ -45,6 +45,12 @@ var funcs = template.FuncMap{
 // LoadTemplates parses the embedded templates and, when dir is set, the
 // files in dir that replace them. A file in dir that matches no template
 // is an error: a typo must not silently fall back to the default.
+// lf turns a template's CRLF line ends into LF. A template saved by a
+// Windows editor (or checked out with core.autocrlf) would otherwise put a
+// carriage return at the end of every line of a unit, a cloud-config or a
+// shell step the guests run, and Ruby would see them in the Vagrantfile.
+func lf(b []byte) string { return strings.ReplaceAll(string(b), "\r\n", "\n") }
+
 func LoadTemplates(dir string) (*Templates, error) {
 	t := &Templates{}
 	sources := map[string]string{}
@@ -53,7 +59,7 @@ func LoadTemplates(dir string) (*Templates, error) {
 			return err
 		}
 		b, err := templates.FS.ReadFile(p)
-		sources[p] = string(b)
+		sources[p] = lf(b)
 		return err
 	})
 	if err != nil {
@@ -76,7 +82,7 @@ func LoadTemplates(dir string) (*Templates, error) {
 			if err != nil {
 				return nil, err
 			}
-			sources[e.Name()] = string(b)
+			sources[e.Name()] = lf(b)
 			t.Overridden = append(t.Overridden, e.Name())
 		}
 	}
