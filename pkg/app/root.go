@@ -5,6 +5,7 @@ import (
 
 	"github.com/cododemo/cododemo/pkg/cmd/box"
 	"github.com/cododemo/cododemo/pkg/cmd/bundle"
+	"github.com/cododemo/cododemo/pkg/cmd/configcmd"
 	"github.com/cododemo/cododemo/pkg/cmd/destroy"
 	doctorcmd "github.com/cododemo/cododemo/pkg/cmd/doctor"
 	"github.com/cododemo/cododemo/pkg/cmd/env"
@@ -48,6 +49,7 @@ units, Docker on every node.`,
 		sshcmd.NewCmdSSH(f),
 		execcmd.NewCmdExec(f),
 		status.NewCmdStatus(f),
+		configcmd.NewCmdConfig(f),
 		halt.NewCmdHalt(f),
 		reload.NewCmdReload(f),
 		destroy.NewCmdDestroy(f),

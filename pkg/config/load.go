@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -44,6 +45,17 @@ type Loaded struct {
 	// Warnings are problems that do not stop the lab (a subnet VirtualBox
 	// refuses by default, an unknown CODODEMO_ variable).
 	Warnings []string
+	// Settings are the effective scalar keys, in declaration order, each
+	// with where its value came from (`cododemo config` prints them).
+	Settings []Setting
+}
+
+// Setting is one effective key and its origin: "file:line:col", a
+// CODODEMO_* variable, a --flag, or "default".
+type Setting struct {
+	Key    string `json:"key"`
+	Value  any    `json:"value"`
+	Origin string `json:"origin"`
 }
 
 // StatePath returns the absolute state directory.
@@ -196,6 +208,18 @@ func Load(src Source) (*Loaded, error) {
 	}
 	if len(errs) > 0 {
 		return nil, &Error{Problems: errs}
+	}
+	v := reflect.ValueOf(out.Lab)
+	for _, k := range keys {
+		// Only the key's own position counts: where() falls back to the
+		// enclosing section, which did not set this value.
+		o := "default"
+		if e, ok := origin[k.Key]; ok {
+			o = e
+		} else if p, ok := idx[k.Key]; ok {
+			o = fmt.Sprintf("%s:%d:%d", display, p.Line, p.Col)
+		}
+		out.Settings = append(out.Settings, Setting{Key: k.Key, Value: v.FieldByIndex(k.Path).Interface(), Origin: o})
 	}
 	return out, nil
 }
