@@ -2,12 +2,12 @@ package health
 
 import (
 	"encoding/json"
-	"encoding/xml"
 	"fmt"
 	"io"
 	"strings"
 	"time"
 
+	"github.com/cododemo/cododemo/pkg/junit"
 	"github.com/cododemo/cododemo/pkg/termtable"
 )
 
@@ -139,66 +139,31 @@ func WriteJSON(w io.Writer, r *Report) error {
 	return enc.Encode(ToJSON(r))
 }
 
-type junitSuites struct {
-	XMLName  xml.Name     `xml:"testsuites"`
-	Name     string       `xml:"name,attr"`
-	Tests    int          `xml:"tests,attr"`
-	Failures int          `xml:"failures,attr"`
-	Skipped  int          `xml:"skipped,attr"`
-	Time     string       `xml:"time,attr"`
-	Suites   []junitSuite `xml:"testsuite"`
-}
-
-type junitSuite struct {
-	Name      string      `xml:"name,attr"`
-	Tests     int         `xml:"tests,attr"`
-	Failures  int         `xml:"failures,attr"`
-	Skipped   int         `xml:"skipped,attr"`
-	Time      string      `xml:"time,attr"`
-	Timestamp string      `xml:"timestamp,attr"`
-	Cases     []junitCase `xml:"testcase"`
-}
-
-type junitCase struct {
-	Name      string        `xml:"name,attr"`
-	Classname string        `xml:"classname,attr"`
-	Time      string        `xml:"time,attr"`
-	Failure   *junitMessage `xml:"failure,omitempty"`
-	Skipped   *junitMessage `xml:"skipped,omitempty"`
-	SystemOut string        `xml:"system-out,omitempty"`
-}
-
-type junitMessage struct {
-	Message string `xml:"message,attr"`
-	Type    string `xml:"type,attr,omitempty"`
-	Body    string `xml:",chardata"`
-}
-
 // WriteJUnit writes the report as JUnit XML: one suite per node (and one
 // for the cluster), one test case per check. JUnit knows no warnings: a
 // warning passes and says so in system-out.
 func WriteJUnit(w io.Writer, r *Report) error {
-	doc := junitSuites{Name: "cododemo verify", Time: secs(r.Duration)}
+	doc := junit.Suites{Name: "cododemo verify", Time: secs(r.Duration)}
 	idx := map[string]int{}
 	for _, v := range r.Verdicts {
 		i, ok := idx[v.Node]
 		if !ok {
 			i = len(doc.Suites)
 			idx[v.Node] = i
-			doc.Suites = append(doc.Suites, junitSuite{Name: v.Node, Timestamp: r.Started.UTC().Format(time.RFC3339)})
+			doc.Suites = append(doc.Suites, junit.Suite{Name: v.Node, Timestamp: r.Started.UTC().Format(time.RFC3339)})
 		}
 		s := &doc.Suites[i]
-		c := junitCase{Name: v.Check, Classname: "cododemo.verify." + v.Node, Time: secs(v.Duration)}
+		c := junit.Case{Name: v.Check, Classname: "cododemo.verify." + v.Node, Time: secs(v.Duration)}
 		switch v.Status {
 		case Fail:
 			body := v.Message
 			if v.Hint != "" {
 				body += "\nhint: " + v.Hint
 			}
-			c.Failure = &junitMessage{Message: firstLine(v.Message), Type: "fail", Body: body}
+			c.Failure = &junit.Message{Message: firstLine(v.Message), Type: "fail", Body: body}
 			s.Failures++
 		case Skip:
-			c.Skipped = &junitMessage{Message: v.Message}
+			c.Skipped = &junit.Message{Message: v.Message}
 			s.Skipped++
 		case Warn:
 			c.SystemOut = "WARN: " + v.Message
@@ -220,16 +185,7 @@ func WriteJUnit(w io.Writer, r *Report) error {
 		doc.Failures += doc.Suites[i].Failures
 		doc.Skipped += doc.Suites[i].Skipped
 	}
-	if _, err := io.WriteString(w, xml.Header); err != nil {
-		return err
-	}
-	enc := xml.NewEncoder(w)
-	enc.Indent("", "  ")
-	if err := enc.Encode(doc); err != nil {
-		return err
-	}
-	_, err := io.WriteString(w, "\n")
-	return err
+	return junit.Write(w, doc)
 }
 
 func secs(d time.Duration) string { return fmt.Sprintf("%.3f", d.Seconds()) }

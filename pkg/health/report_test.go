@@ -1,8 +1,6 @@
 package health
 
 import (
-	"github.com/cododemo/cododemo/pkg/termtable"
-
 	"bytes"
 	"context"
 	"encoding/json"
@@ -10,6 +8,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cododemo/cododemo/pkg/junit"
+	"github.com/cododemo/cododemo/pkg/termtable"
 )
 
 func sampleReport() *Report {
@@ -89,7 +90,7 @@ func TestWriteJUnit(t *testing.T) {
 	if err := WriteJUnit(&buf, sampleReport()); err != nil {
 		t.Fatal(err)
 	}
-	var doc junitSuites
+	var doc junit.Suites
 	if err := xml.Unmarshal(buf.Bytes(), &doc); err != nil {
 		t.Fatalf("%v\n%s", err, buf.String())
 	}

@@ -2,11 +2,12 @@ package workshop
 
 import (
 	"encoding/json"
-	"encoding/xml"
 	"fmt"
 	"io"
 	"strings"
 	"time"
+
+	"github.com/cododemo/cododemo/pkg/junit"
 
 	"github.com/cododemo/cododemo/pkg/health"
 )
@@ -114,63 +115,28 @@ func WriteJSON(w io.Writer, r *Report) error {
 	return enc.Encode(out)
 }
 
-type junitSuites struct {
-	XMLName  xml.Name     `xml:"testsuites"`
-	Name     string       `xml:"name,attr"`
-	Tests    int          `xml:"tests,attr"`
-	Failures int          `xml:"failures,attr"`
-	Skipped  int          `xml:"skipped,attr"`
-	Time     string       `xml:"time,attr"`
-	Suites   []junitSuite `xml:"testsuite"`
-}
-
-type junitSuite struct {
-	Name      string      `xml:"name,attr"`
-	Tests     int         `xml:"tests,attr"`
-	Failures  int         `xml:"failures,attr"`
-	Skipped   int         `xml:"skipped,attr"`
-	Time      string      `xml:"time,attr"`
-	Timestamp string      `xml:"timestamp,attr"`
-	Cases     []junitCase `xml:"testcase"`
-}
-
-type junitCase struct {
-	Name      string        `xml:"name,attr"`
-	Classname string        `xml:"classname,attr"`
-	Time      string        `xml:"time,attr"`
-	Failure   *junitMessage `xml:"failure,omitempty"`
-	Skipped   *junitMessage `xml:"skipped,omitempty"`
-	SystemOut string        `xml:"system-out,omitempty"`
-}
-
-type junitMessage struct {
-	Message string `xml:"message,attr"`
-	Type    string `xml:"type,attr,omitempty"`
-	Body    string `xml:",chardata"`
-}
-
 // WriteJUnit writes one suite per exercise, one case per step (cleanup
 // steps as "cleanup: <name>").
 func WriteJUnit(w io.Writer, r *Report) error {
-	doc := junitSuites{Name: "cododemo workshop", Time: secs(r.Duration)}
+	doc := junit.Suites{Name: "cododemo workshop", Time: secs(r.Duration)}
 	for _, x := range r.Results {
-		s := junitSuite{Name: x.Source + " " + x.ID, Time: secs(x.Duration), Timestamp: x.Started.UTC().Format(time.RFC3339)}
+		s := junit.Suite{Name: x.Source + " " + x.ID, Time: secs(x.Duration), Timestamp: x.Started.UTC().Format(time.RFC3339)}
 		for _, st := range x.Steps {
 			name := st.Step
 			if st.Phase != PhaseStep {
 				name = st.Phase + ": " + st.Step
 			}
-			c := junitCase{Name: name, Classname: "cododemo.workshop." + x.ID, Time: secs(st.Duration)}
+			c := junit.Case{Name: name, Classname: "cododemo.workshop." + x.ID, Time: secs(st.Duration)}
 			switch st.Status {
 			case health.Fail:
 				body := fmt.Sprintf("on %s after %d tries: %s", st.Node, st.Tries, st.Message)
 				if st.Hint != "" {
 					body += "\nhint: " + st.Hint
 				}
-				c.Failure = &junitMessage{Message: firstLine(st.Message), Type: "fail", Body: body}
+				c.Failure = &junit.Message{Message: firstLine(st.Message), Type: "fail", Body: body}
 				s.Failures++
 			case health.Skip:
-				c.Skipped = &junitMessage{Message: st.Message}
+				c.Skipped = &junit.Message{Message: st.Message}
 				s.Skipped++
 			default:
 				c.SystemOut = st.Node + ": " + st.Message
@@ -183,16 +149,7 @@ func WriteJUnit(w io.Writer, r *Report) error {
 		doc.Skipped += s.Skipped
 		doc.Suites = append(doc.Suites, s)
 	}
-	if _, err := io.WriteString(w, xml.Header); err != nil {
-		return err
-	}
-	enc := xml.NewEncoder(w)
-	enc.Indent("", "  ")
-	if err := enc.Encode(doc); err != nil {
-		return err
-	}
-	_, err := io.WriteString(w, "\n")
-	return err
+	return junit.Write(w, doc)
 }
 
 func secs(d time.Duration) string { return fmt.Sprintf("%.3f", d.Seconds()) }
