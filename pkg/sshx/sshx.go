@@ -234,7 +234,7 @@ func (c *Client) RunInput(ctx context.Context, cmd string, stdin io.Reader) (Res
 	var stdout, stderr bytes.Buffer
 	s.Stdout, s.Stderr, s.Stdin = &stdout, &stderr, stdin
 	done := make(chan error, 1)
-	if err := s.Start(cmd); err != nil {
+	if err := s.Start(WithToolPath(cmd)); err != nil {
 		return res, fmt.Errorf("%s: start %q: %w", c.Node, firstWord(cmd), err)
 	}
 	go func() { done <- s.Wait() }()
@@ -258,6 +258,27 @@ func (c *Client) RunInput(ctx context.Context, cmd string, stdin io.Reader) (Res
 		return res, fmt.Errorf("%s: %s: %w", c.Node, firstWord(cmd), err)
 	}
 	return res, nil
+}
+
+// ToolDir is where a node keeps the tools cododemo installs (fleetd and
+// fleetctl; etcd and etcdctl when etcd comes from its release): /usr is
+// read-only on Flatcar, so they live in /opt/bin. A command sshd runs gets
+// sshd's default PATH (plus whatever PAM reads from /etc/environment, which
+// cododemo now writes itself), and neither names /opt/bin. So every command
+// cododemo runs on a node gets it first on its PATH, here, once.
+const ToolDir = "/opt/bin"
+
+// WithToolPath is cmd as sent over the wire: the same shell command with
+// ToolDir first on its PATH.
+func WithToolPath(cmd string) string {
+	return "PATH=" + ToolDir + ":$PATH; export PATH; " + cmd
+}
+
+// WithoutToolPath undoes WithToolPath, for stand-in sshds that answer
+// commands by their text.
+func WithoutToolPath(wire string) string {
+	cmd, _ := strings.CutPrefix(wire, WithToolPath(""))
+	return cmd
 }
 
 func firstWord(cmd string) string {

@@ -130,6 +130,13 @@ func TestRunAndSessionsOnOneConnection(t *testing.T) {
 	if d := time.Since(t0); d > 5*time.Second {
 		t.Errorf("cancel took %s", d)
 	}
+	// The tools cododemo installs in /opt/bin are found without a login
+	// shell: a real sshd's exec PATH does not name it (verify's fleetctl
+	// once failed with "command not found" for want of this).
+	res, err = cl.Run(ctx, `echo "$PATH"`)
+	if err != nil || !strings.HasPrefix(string(res.Stdout), sshx.ToolDir+":") {
+		t.Errorf("PATH on the node = %q (%v), want %s first", res.Stdout, err, sshx.ToolDir)
+	}
 	// stdin reaches the command.
 	res, err = cl.RunInput(ctx, "cat", strings.NewReader("hello"))
 	if err != nil || string(res.Stdout) != "hello" {

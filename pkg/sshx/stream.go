@@ -81,7 +81,7 @@ func (c *Client) runSession(ctx context.Context, cmd string, pty *PTY, stdin io.
 		what = "shell"
 		err = s.Shell()
 	} else {
-		err = s.Start(cmd)
+		err = s.Start(WithToolPath(cmd))
 	}
 	if err != nil {
 		return -1, fmt.Errorf("%s: start %q: %w", c.Node, what, err)

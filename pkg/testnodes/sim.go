@@ -18,6 +18,7 @@ import (
 
 	"github.com/cododemo/cododemo/pkg/health"
 	"github.com/cododemo/cododemo/pkg/inventory"
+	"github.com/cododemo/cododemo/pkg/sshx"
 )
 
 // SimOptions shape a simulated cluster.
@@ -186,7 +187,7 @@ func (sc *simCluster) session(ch ssh.Channel, reqs <-chan *ssh.Request, n *Node)
 			_ = req.Reply(false, nil)
 			continue
 		}
-		cmd := string(req.Payload[4:])
+		cmd := sshx.WithoutToolPath(string(req.Payload[4:]))
 		_ = req.Reply(true, nil)
 		var r health.BatchResult
 		if nonce, cmds, ok := health.SplitBatch(cmd); ok {
