@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"path/filepath"
 	"time"
 
 	"github.com/cododemo/cododemo/pkg/config"
@@ -127,7 +128,24 @@ func Render(_ context.Context, s *State) error {
 	}
 	s.rendered = res
 	shareFwCfg(s, res)
+	shareConsoles(s, res)
 	return nil
+}
+
+// shareConsoles lets libvirt's QEMU write each node's serial console log
+// in the state dir's console/ (QEMU or libvirt opens it, as QEMU's user)
+// and read nothing else there. VirtualBox writes it as the user.
+func shareConsoles(s *State, res *render.Result) {
+	if s.Lab.Lab.Provider != "libvirt" {
+		return
+	}
+	var logs []string
+	for _, n := range res.Plan.Nodes {
+		logs = append(logs, s.Lab.State.Join(filepath.FromSlash(labstate.ConsoleLog(n.Name))))
+	}
+	if _, err := firstboot.ShareConsoleWithQEMU(s.Lab.State.Join(labstate.ConsoleDir), s.Lab.State.Path, logs); err != nil {
+		fmt.Fprintf(s.Env.ErrOut, "note: %v; a node that does not boot may then show no console\n", err)
+	}
 }
 
 // shareFwCfg lets libvirt's QEMU, which reads a node's fw_cfg config as

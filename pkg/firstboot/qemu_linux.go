@@ -1,11 +1,13 @@
 package firstboot
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"syscall"
 )
@@ -40,22 +42,95 @@ func shareWith(path, top, name string, uid uint32) error {
 	}
 	// Owner rw (as the file had it), QEMU r, nobody else.
 	owner := uint16(fi.Mode().Perm()>>6) & 6
-	if err := setACL(path, owner, 0, 0, uid, 4); err != nil {
+	if err := setACL(path, owner, 0, 0, aclUser{uid, 4}); err != nil {
 		return fmt.Errorf("%s: cannot give %s read access (POSIX ACL): %w", path, name, err)
 	}
-	for dir := filepath.Dir(path); ; dir = filepath.Dir(dir) {
+	return searchUpTo(filepath.Dir(path), top, name, uid)
+}
+
+// searchUpTo gives uid search (x) on dir and each directory above it up
+// to top, keeping their other bits.
+func searchUpTo(dir, top, name string, uid uint32) error {
+	for ; ; dir = filepath.Dir(dir) {
 		di, err := os.Stat(dir)
 		if err != nil {
 			return err
 		}
 		m := uint16(di.Mode().Perm())
-		if err := setACL(dir, m>>6&7, m>>3&7, m&7, uid, 1); err != nil {
+		if err := setACL(dir, m>>6&7, groupPerm(dir, m), m&7, aclUser{uid, 1}); err != nil {
 			return fmt.Errorf("%s: cannot give %s search access (POSIX ACL): %w", dir, name, err)
 		}
 		if rel, err := filepath.Rel(top, dir); err != nil || rel == "." || !filepath.IsLocal(rel) {
 			return nil
 		}
 	}
+}
+
+// groupPerm is dir's owning group's own permission. With an ACL the mode's
+// group bits show the mask, which includes the named users': reading those
+// back as the group's would hand the group search on a second run.
+func groupPerm(path string, mode uint16) uint16 {
+	b := make([]byte, 512)
+	n, err := syscall.Getxattr(path, "system.posix_acl_access", b)
+	if err != nil || n < 4 {
+		return mode >> 3 & 7
+	}
+	for e := b[4:n]; len(e) >= 8; e = e[8:] {
+		if binary.LittleEndian.Uint16(e) == 0x04 { // ACL_GROUP_OBJ
+			return binary.LittleEndian.Uint16(e[2:]) & 7
+		}
+	}
+	return mode >> 3 & 7
+}
+
+// ShareConsoleWithQEMU lets libvirt's QEMU write the nodes' serial
+// console logs, files (each named by its path), in their directory dir,
+// and read nothing else of the lab: dir gets rwx for QEMU's user by ACL
+// (its owner's bits are kept, group and others get none); each file is
+// created empty when missing and gets rw for its owner and for QEMU's
+// user, plus a named entry for the owner, who keeps reading it while
+// libvirt has chowned it to QEMU's user (libvirt's DAC driver does so
+// for the domain's life); the directories above dir up to top (the state
+// dir) get search only, so the key and token there stay 0600 and
+// unlisted. It returns the user it granted, or an error when there is
+// none or the filesystem keeps no ACLs.
+func ShareConsoleWithQEMU(dir, top string, files []string) (string, error) {
+	name, uid, err := qemuUser()
+	if err != nil {
+		return "", err
+	}
+	return name, shareConsole(dir, top, files, uid, uint32(os.Getuid()), name)
+}
+
+func shareConsole(dir, top string, files []string, uid, self uint32, name string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	di, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if err := setACL(dir, uint16(di.Mode().Perm()>>6)&7, 0, 0, aclUser{uid, 7}); err != nil {
+		return fmt.Errorf("%s: cannot give %s write access (POSIX ACL): %w", dir, name, err)
+	}
+	for _, f := range files {
+		fd, err := os.OpenFile(f, os.O_CREATE|os.O_WRONLY, 0o600)
+		if err != nil {
+			return err
+		}
+		fd.Close()
+		users := []aclUser{{uid, 6}}
+		if self != 0 && self != uid {
+			users = append(users, aclUser{self, 6})
+		}
+		if err := setACL(f, 6, 0, 0, users...); err != nil {
+			return fmt.Errorf("%s: cannot give %s write access (POSIX ACL): %w", f, name, err)
+		}
+	}
+	if dir == top {
+		return nil
+	}
+	return searchUpTo(filepath.Dir(dir), top, name, uid)
 }
 
 func qemuUser() (string, uint32, error) {
@@ -72,10 +147,17 @@ func qemuUser() (string, uint32, error) {
 	return "", 0, fmt.Errorf("no QEMU user (%v) on this host", QEMUUsers)
 }
 
-// setACL writes system.posix_acl_access: user::owner, user:uid:perm,
-// group::group, mask::group|perm, other::other (the kernel's xattr
-// layout: a version, then tag/perm/id entries sorted by tag).
-func setACL(path string, owner, group, other uint16, uid uint32, perm uint16) error {
+// aclUser is a named user entry of an ACL.
+type aclUser struct {
+	uid  uint32
+	perm uint16
+}
+
+// setACL writes system.posix_acl_access: user::owner, user:uid:perm for
+// each of users, group::group, mask::group|perms, other::other (the
+// kernel's xattr layout: a version, then tag/perm/id entries sorted by tag
+// and, within a tag, by id).
+func setACL(path string, owner, group, other uint16, users ...aclUser) error {
 	const (
 		version  = 2
 		userObj  = 0x01
@@ -89,13 +171,15 @@ func setACL(path string, owner, group, other uint16, uid uint32, perm uint16) er
 		tag, perm uint16
 		id        uint32
 	}
-	entries := []entry{
-		{userObj, owner, undef},
-		{userTag, perm, uid},
-		{groupObj, group, undef},
-		{mask, group | perm, undef},
-		{otherTag, other, undef},
+	users = slices.Clone(users)
+	slices.SortFunc(users, func(a, b aclUser) int { return cmp.Compare(a.uid, b.uid) })
+	entries := []entry{{userObj, owner, undef}}
+	m := group
+	for _, u := range users {
+		entries = append(entries, entry{userTag, u.perm, u.uid})
+		m |= u.perm
 	}
+	entries = append(entries, entry{groupObj, group, undef}, entry{mask, m, undef}, entry{otherTag, other, undef})
 	b := binary.LittleEndian.AppendUint32(nil, version)
 	for _, e := range entries {
 		b = binary.LittleEndian.AppendUint16(b, e.tag)

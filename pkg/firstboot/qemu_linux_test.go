@@ -72,3 +72,46 @@ func readACL(t *testing.T, path string) string {
 	}
 	return strings.Join(out, " ")
 }
+
+// libvirt's QEMU writes a node's serial console into the state dir's
+// console/: it may create and write files there, and only search the
+// state dir, whose key and token stay the owner's alone. The owner keeps
+// a named entry on each log, for while libvirt has chowned it to QEMU.
+func TestShareConsoleWithQEMUUser(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "state")
+	if err := os.MkdirAll(state, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	key := filepath.Join(state, "id_ed25519")
+	if err := os.WriteFile(key, []byte("secret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(state, "console")
+	logs := []string{filepath.Join(dir, "core-01.log"), filepath.Join(dir, "core-02.log")}
+	const uid, self = 64055, 1000
+	for range 2 { // a second up changes nothing
+		if err := shareConsole(dir, state, logs, uid, self, "libvirt-qemu"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, want := readACL(t, dir), "user::rwx user:64055:rwx group::--- mask::rwx other::---"; got != want {
+		t.Errorf("console dir ACL %q, want %q", got, want)
+	}
+	for _, l := range logs {
+		if got, want := readACL(t, l), "user::rw- user:1000:rw- user:64055:rw- group::--- mask::rw- other::---"; got != want {
+			t.Errorf("%s ACL %q, want %q", l, got, want)
+		}
+	}
+	if got, want := readACL(t, state), "user::rwx user:64055:--x group::--- mask::--x other::---"; got != want {
+		t.Errorf("state dir ACL %q, want %q", got, want)
+	}
+	if _, err := syscall.Getxattr(key, "system.posix_acl_access", make([]byte, 64)); err == nil {
+		t.Error("the lab key got an ACL")
+	}
+	if fi, _ := os.Stat(key); fi.Mode().Perm() != 0o600 {
+		t.Errorf("the lab key is %v", fi.Mode())
+	}
+	if _, err := syscall.Getxattr(filepath.Dir(state), "system.posix_acl_access", make([]byte, 64)); err == nil {
+		t.Error("an ACL above the state dir")
+	}
+}

@@ -8,3 +8,8 @@ import "errors"
 func ShareWithQEMU(path, top string) (string, error) {
 	return "", errors.New("libvirt's QEMU runs on Linux only")
 }
+
+// ShareConsoleWithQEMU is Linux's: libvirt labs run only there.
+func ShareConsoleWithQEMU(dir, top string, files []string) (string, error) {
+	return "", errors.New("libvirt's QEMU runs on Linux only")
+}

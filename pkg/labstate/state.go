@@ -32,6 +32,10 @@ const (
 	Vagrantfile      = "Vagrantfile"
 	VagrantDir       = ".vagrant" // Vagrant's own machine state
 	LogsDir          = "logs"     // one log file per lifecycle run
+	// ConsoleDir holds each node's serial console (ConsoleLog): the
+	// hypervisor writes it, and a node that does not boot is explained
+	// with its last lines.
+	ConsoleDir = "console"
 	// JournalFile records a render in progress (see ReadJournal).
 	JournalFile = "rendering.json"
 	// LockFile is locked by whoever writes the state dir (see Lock).
@@ -44,6 +48,11 @@ const (
 // apart while a cluster forms, but it is the lab's own (logs redacts it
 // from every other file too).
 var SecretFiles = []string{PrivateKeyFile, ClusterTokenFile}
+
+// ConsoleLog is the path, relative to the state dir and with forward
+// slashes (the Vagrantfile joins it to its own directory), of node's
+// serial console log.
+func ConsoleLog(node string) string { return ConsoleDir + "/" + node + ".log" }
 
 // Dir is a lab's state directory.
 type Dir struct{ Path string }

@@ -14,6 +14,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/cododemo/cododemo/pkg/labstate"
 	"github.com/cododemo/cododemo/pkg/plan"
 	"github.com/cododemo/cododemo/templates"
 )
@@ -85,7 +86,8 @@ func Render(p *plan.Plan, opts Options) (*Result, error) {
 			errs = append(errs, fmt.Errorf("%s: %w", n.Name, err))
 			continue
 		}
-		vnodes = append(vnodes, vagrantNode{Node: n, Provision: prov, Forwards: forwardsFor(p, n), ProviderMAC: providerMAC(p, n)})
+		vnodes = append(vnodes, vagrantNode{Node: n, Provision: prov, Forwards: forwardsFor(p, n), ProviderMAC: providerMAC(p, n),
+			Console: labstate.ConsoleLog(n.Name)})
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -148,7 +150,9 @@ type vagrantNode struct {
 	plan.Node
 	Provision   string
 	ProviderMAC string
-	Forwards    []forward
+	// Console is the node's serial console log, relative to the state dir.
+	Console  string
+	Forwards []forward
 }
 
 type forward struct{ Guest, Host int }

@@ -350,6 +350,21 @@ func TestVagrantValidate(t *testing.T) {
 			if !strings.Contains(out.String(), "validated successfully") {
 				t.Fatalf("unexpected output: %s", out.String())
 			}
+			if r.Plan.Lab.Provider != "libvirt" {
+				return
+			}
+			// vagrant-libvirt (installed by .ci/setup) checks its own
+			// settings, the serial console's among them, without libvirtd.
+			out.Reset()
+			err = exec.OS{}.Run(context.Background(), exec.Cmd{
+				Name: "vagrant", Args: []string{"validate"}, Dir: dir.Path,
+				Env: []string{"VAGRANT_HOME=" + home, "VAGRANT_CHECKPOINT_DISABLE=1", "VAGRANT_BOX_UPDATE_CHECK_DISABLE=1",
+					"VAGRANT_DEFAULT_PROVIDER=libvirt"},
+				Stdout: &out, Stderr: &out,
+			})
+			if err != nil || !strings.Contains(out.String(), "validated successfully") {
+				t.Fatalf("vagrant validate with the libvirt provider: %v\n%s", err, out.String())
+			}
 		})
 	}
 }

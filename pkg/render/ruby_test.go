@@ -152,7 +152,7 @@ func TestVagrantfileInjection(t *testing.T) {
 	}
 	var vnodes []vagrantNode
 	for _, n := range p.Nodes {
-		vnodes = append(vnodes, vagrantNode{Node: n, Provision: "nodes/" + n.Name + ".vbox.ign", ProviderMAC: providerMAC(p, n), Forwards: forwardsFor(p, n)})
+		vnodes = append(vnodes, vagrantNode{Node: n, Provision: "nodes/" + n.Name + ".vbox.ign", ProviderMAC: providerMAC(p, n), Forwards: forwardsFor(p, n), Console: labstate.ConsoleLog(n.Name)})
 	}
 	vf, err := vagrantfile(p, vnodes, Options{Templates: tmpl})
 	if err != nil {

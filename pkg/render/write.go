@@ -113,6 +113,11 @@ func Write(dir labstate.Dir, r *Result, force bool) (*WriteReport, error) {
 		}
 	}
 	sort.Strings(rep.Removed)
+	// The hypervisor writes each node's serial console here (the
+	// Vagrantfile names the files); VirtualBox creates no directory.
+	if err := os.MkdirAll(dir.Join(labstate.ConsoleDir), 0o700); err != nil {
+		return rep, err
+	}
 	if err := dir.WriteManifest(newManifest); err != nil {
 		return rep, err
 	}
