@@ -50,6 +50,8 @@ func DryRun(w io.Writer, l *lab.Lab, o Options) {
 		switch {
 		case l.Lab.Box.Name != "":
 			fmt.Fprintf(w, "  box %s: the lab's own, already in Vagrant\n", l.Lab.Box.Name)
+		case l.Lock.Resolved() && l.Lock.OS.Image != nil:
+			fmt.Fprintf(w, "  box %s %s (%s) packed here from Flatcar's QEMU image %s\n", l.Lock.OS.Box.Name, l.Lock.OS.Version, l.Lock.OS.Box.Provider, l.Lock.OS.Image.URL)
 		case l.Lock.Resolved():
 			fmt.Fprintf(w, "  box %s %s (%s) from %s\n", l.Lock.OS.Box.Name, l.Lock.OS.Version, l.Lock.OS.Box.Provider, l.Lock.OS.Box.URL)
 		default:

@@ -109,8 +109,12 @@ func Box(ctx context.Context, s *State) error {
 		if err != nil {
 			return fmt.Errorf("box: %w", err)
 		}
-		if _, err := svc.AddToVagrant(ctx, b); err != nil {
+		added, err := svc.AddToVagrant(ctx, b)
+		if err != nil {
 			return fmt.Errorf("box: %w", err)
+		}
+		if added {
+			fmt.Fprintf(s.Env.ErrOut, "vagrant: added %s %s (%s)\n", b.Name, b.Version, b.Provider)
 		}
 	}
 	if s.artifacts, err = svc.EnsureArtifacts(ctx, l.Lock); err != nil {

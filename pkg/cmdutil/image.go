@@ -68,6 +68,7 @@ func (f *Factory) ImageSetup(cmd *cobra.Command, fl ImageFlags) (*ImageEnv, erro
 		if opts.Keyring, err = verify.Load(fl.Keyring); err != nil {
 			return nil, Usage(err)
 		}
+		fmt.Fprintf(f.IO.ErrOut, "WARNING: --keyring %s: release signatures are checked against that keyring, not Flatcar's image-signing key built into cododemo\n", fl.Keyring)
 	}
 	svc, err := image.New(opts)
 	if err != nil {

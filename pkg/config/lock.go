@@ -43,6 +43,18 @@ type Lock struct {
 type OSRelease struct {
 	Version string `yaml:"version" json:"version"` // e.g. 4593.2.5
 	Box     Box    `yaml:"box" json:"box"`
+	// Image is the signed QEMU image a libvirt box is packed from, since
+	// Flatcar publishes no libvirt box. Its box then has no sha256 of its
+	// own here: cododemo packs it on each machine from the pinned image.
+	Image *Image `yaml:"image,omitempty" json:"image,omitempty"`
+}
+
+// Image is one of Flatcar's QEMU images, pinned by the SHA512 in the
+// release's DIGESTS file, whose detached signature lock checked.
+type Image struct {
+	File   string `yaml:"file" json:"file"` // flatcar_production_qemu_image.img
+	URL    string `yaml:"url" json:"url"`   // upstream's, even when a mirror served it
+	SHA512 string `yaml:"sha512" json:"sha512"`
 }
 
 // Box is a Vagrant box as Vagrant's catalog names it.
@@ -67,9 +79,10 @@ type TemplateSource struct {
 	SHA256 string `yaml:"sha256" json:"sha256"`
 }
 
-// Resolved says whether the lock pins an exact OS release and box.
+// Resolved says whether the lock pins an exact OS release and box (or,
+// on libvirt, the image its box is packed from).
 func (l *Lock) Resolved() bool {
-	return l != nil && l.OS.Version != "" && l.OS.Box.SHA256 != ""
+	return l != nil && l.OS.Version != "" && (l.OS.Box.SHA256 != "" || l.OS.Image != nil && l.OS.Image.SHA512 != "")
 }
 
 // Complete says whether the lock pins everything lab needs: the OS release
@@ -84,7 +97,10 @@ func (l *Lock) Complete(lab Lab) bool {
 	if l == nil {
 		return !needOS && !needFleet && !needEtcd
 	}
-	return (!needOS || l.Resolved()) && (!needFleet || l.Artifacts["fleet"].SHA256 != "") && (!needEtcd || l.etcdPinned(lab))
+	// A lock made for the other provider pins the wrong kind of box (a
+	// VirtualBox box, or the QEMU image of a libvirt one).
+	osOK := l.Resolved() && (l.OS.Box.Provider == "" || l.OS.Box.Provider == lab.Provider)
+	return (!needOS || osOK) && (!needFleet || l.Artifacts["fleet"].SHA256 != "") && (!needEtcd || l.etcdPinned(lab))
 }
 
 // etcdPinned says whether the lock pins the etcd tarball lab asks for, by
@@ -206,7 +222,21 @@ func checkLock(l *Lock, pos yamlfile.Positions) []yamlfile.Issue {
 		nonEmpty("os.box.name", l.OS.Box.Name)
 		nonEmpty("os.box.provider", l.OS.Box.Provider)
 		nonEmpty("os.box.url", l.OS.Box.URL)
-		hash("os.box.sha256", l.OS.Box.SHA256)
+		if im := l.OS.Image; im != nil {
+			// A box packed here from the image: its own hash is this
+			// machine's business, the image's SHA512 is the pin.
+			nonEmpty("os.image.file", im.File)
+			nonEmpty("os.image.url", im.URL)
+			if !sha512Hex.MatchString(im.SHA512) {
+				out = append(out, yamlfile.Issue{Pos: at("os.image.sha512"), Key: "os.image.sha512",
+					Msg: fmt.Sprintf("%q is not a sha512 (128 lower-case hex digits)", im.SHA512)})
+			}
+			if l.OS.Box.SHA256 != "" {
+				hash("os.box.sha256", l.OS.Box.SHA256)
+			}
+		} else {
+			hash("os.box.sha256", l.OS.Box.SHA256)
+		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(l.Artifacts)) {
 		a, key := l.Artifacts[name], "artifacts."+name

@@ -65,6 +65,7 @@ var (
 	dnsLabel  = regexp.MustCompile(`^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$`)
 	exactVer  = regexp.MustCompile(`^\d+\.\d+\.\d+$`)
 	sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	sha512Hex = regexp.MustCompile(`^[0-9a-f]{128}$`)
 )
 
 // NodeName is the name of the i-th node (1-based): core-01, core-02, ...

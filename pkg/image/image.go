@@ -26,6 +26,7 @@ import (
 	"github.com/cododemo/cododemo/pkg/exec"
 	"github.com/cododemo/cododemo/pkg/image/cache"
 	"github.com/cododemo/cododemo/pkg/image/download"
+	"github.com/cododemo/cododemo/pkg/image/qemubox"
 	"github.com/cododemo/cododemo/pkg/image/release"
 	"github.com/cododemo/cododemo/pkg/image/vagrantbox"
 	"github.com/cododemo/cododemo/pkg/image/verify"
@@ -88,10 +89,18 @@ func New(o Options) (*Service, error) {
 			return nil, err
 		}
 	}
+	log := o.Log
+	if log == nil {
+		log = io.Discard
+	}
 	kr, refresh := o.Keyring, o.RefreshKeyring
 	if kr == nil {
 		var err error
 		if p := getenv(EnvKeyring); p != "" {
+			// Only the environment (or --keyring) can do this, never a lab
+			// file: a shared cododemo.yaml must not choose whose
+			// signatures count. Say so on every run, loudly.
+			fmt.Fprintf(log, "WARNING: %s=%s: release signatures are checked against that keyring, not Flatcar's image-signing key built into cododemo\n", EnvKeyring, p)
 			kr, err = verify.Load(p)
 		} else {
 			kr, err = verify.Flatcar()
@@ -100,10 +109,6 @@ func New(o Options) (*Service, error) {
 		if err != nil {
 			return nil, err
 		}
-	}
-	log := o.Log
-	if log == nil {
-		log = io.Discard
 	}
 	c := cache.Open(dir)
 	s := &Service{
@@ -134,6 +139,10 @@ type OSRelease struct {
 	DownloadURL   string
 	CatalogSHA256 string
 	SigSHA256     string
+	// Image is set on libvirt: the QEMU image the box is packed from, its
+	// SHA512 from the release's DIGESTS file (the "catalog" then), whose
+	// signature checked out.
+	Image *config.Image
 
 	catalog, sig []byte // fetched now, not yet in the cache
 	catalogURL   string
@@ -161,7 +170,7 @@ func (s *Service) ResolveOS(ctx context.Context, channel, arch, version, provide
 		return rel, err
 	}
 	if s.Offline {
-		return nil, s.offlineMissing(channel, arch, version)
+		return nil, s.offlineMissing(channel, arch, version, provider)
 	}
 
 	exact := version
@@ -176,17 +185,31 @@ func (s *Service) ResolveOS(ctx context.Context, channel, arch, version, provide
 			return rel, err
 		}
 	}
-	catURL := s.Server.URL(channel, arch, exact, release.CatalogFile)
+	return s.resolveRemote(ctx, channel, arch, exact, provider)
+}
+
+// resolveRemote fetches and verifies an exact release's catalog (on
+// libvirt, its QEMU image's DIGESTS) from the server.
+func (s *Service) resolveRemote(ctx context.Context, channel, arch, exact, provider string) (*OSRelease, error) {
+	file, what := release.CatalogFile, "vagrant catalog"
+	if provider == LibvirtProvider {
+		img, err := qemubox.ImageName(arch)
+		if err != nil {
+			return nil, err
+		}
+		file, what = img+DigestsSuffix, "QEMU image DIGESTS"
+	}
+	catURL := s.Server.URL(channel, arch, exact, file)
 	cat, err := s.DL.Small(ctx, catURL)
 	if download.IsNotFound(err) {
-		return nil, s.noSuchVersion(ctx, channel, arch, exact)
+		return nil, s.notFound(ctx, channel, arch, exact, provider, catURL)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("flatcar %s %s: vagrant catalog: %w", channel, exact, err)
+		return nil, fmt.Errorf("flatcar %s %s: %s: %w", channel, exact, what, err)
 	}
 	sig, err := s.DL.Small(ctx, catURL+release.SigSuffix)
 	if err != nil {
-		return nil, fmt.Errorf("flatcar %s %s: catalog signature: %w", channel, exact, err)
+		return nil, fmt.Errorf("flatcar %s %s: %s signature: %w", channel, exact, what, err)
 	}
 	rel, err := s.check(ctx, channel, arch, exact, provider, cat, sig, catURL)
 	if err != nil {
@@ -210,12 +233,20 @@ func (s *Service) remember(rel *OSRelease) error {
 	if rel.SigSHA256, err = s.Cache.PutBytes(rel.sig); err != nil {
 		return err
 	}
-	return s.Cache.PutRef(cache.Ref{Kind: cache.KindCatalog, Name: rel.Box.Name, Version: rel.Version, Channel: rel.Channel,
-		Arch: rel.Arch, SHA256: rel.CatalogSHA256, Size: int64(len(rel.catalog)), Source: rel.catalogURL, SigSHA256: rel.SigSHA256})
+	ref := cache.Ref{Kind: cache.KindCatalog, Name: rel.Box.Name, Version: rel.Version, Channel: rel.Channel,
+		Arch: rel.Arch, SHA256: rel.CatalogSHA256, Size: int64(len(rel.catalog)), Source: rel.catalogURL, SigSHA256: rel.SigSHA256}
+	if rel.Image != nil {
+		ref.Kind, ref.Name = cache.KindDigests, rel.Image.File
+	}
+	return s.Cache.PutRef(ref)
 }
 
-// check verifies a catalog's signature and picks the provider's box.
+// check verifies a catalog's signature and picks the provider's box (on
+// libvirt: a DIGESTS file's, and the image's SHA512).
 func (s *Service) check(ctx context.Context, channel, arch, version, provider string, cat, sig []byte, where string) (*OSRelease, error) {
+	if provider == LibvirtProvider {
+		return s.checkDigests(ctx, channel, arch, version, cat, sig, where)
+	}
 	if err := s.verifyCatalog(ctx, cat, sig); err != nil {
 		return nil, fmt.Errorf("flatcar %s %s: %s: %w", channel, version, where, err)
 	}
@@ -242,13 +273,21 @@ func (s *Service) check(ctx context.Context, channel, arch, version, provider st
 
 // fromCache returns the release from a cached, re-verified catalog.
 func (s *Service) fromCache(ctx context.Context, channel, arch, version, provider string) (*OSRelease, error) {
-	refs, err := s.Cache.Refs(cache.KindCatalog)
+	kind, name, where := cache.KindCatalog, "", "cached catalog"
+	if provider == LibvirtProvider {
+		kind, where = cache.KindDigests, "cached DIGESTS"
+		var err error
+		if name, err = qemubox.ImageName(arch); err != nil {
+			return nil, err
+		}
+	}
+	refs, err := s.Cache.Refs(kind)
 	if err != nil {
 		return nil, err
 	}
 	var best *cache.Ref
 	for i, r := range refs {
-		if r.Channel != channel || r.Arch != arch {
+		if r.Channel != channel || r.Arch != arch || (name != "" && r.Name != name) {
 			continue
 		}
 		if version == "current" {
@@ -282,7 +321,7 @@ func (s *Service) fromCache(ctx context.Context, channel, arch, version, provide
 	if version == "current" {
 		fmt.Fprintf(s.Log, "offline: flatcar %s %s current taken as %s, the newest cached\n", channel, arch, best.Version)
 	}
-	rel, err := s.check(ctx, channel, arch, best.Version, provider, cat, sig, "cached catalog")
+	rel, err := s.check(ctx, channel, arch, best.Version, provider, cat, sig, where)
 	if err != nil {
 		return nil, err
 	}
@@ -290,15 +329,19 @@ func (s *Service) fromCache(ctx context.Context, channel, arch, version, provide
 	return rel, nil
 }
 
-func (s *Service) offlineMissing(channel, arch, version string) error {
-	refs, _ := s.Cache.Refs(cache.KindCatalog)
+func (s *Service) offlineMissing(channel, arch, version, provider string) error {
+	kind, what := cache.KindCatalog, "signed catalog"
+	if provider == LibvirtProvider {
+		kind, what = cache.KindDigests, "signed DIGESTS of the QEMU image (libvirt)"
+	}
+	refs, _ := s.Cache.Refs(kind)
 	var have []string
 	for _, r := range refs {
 		if r.Channel == channel && r.Arch == arch {
 			have = append(have, r.Version)
 		}
 	}
-	msg := fmt.Sprintf("offline: no signed catalog for flatcar %s %s %s in the cache (%s)", channel, arch, version, s.Cache.Dir)
+	msg := fmt.Sprintf("offline: no %s for flatcar %s %s %s in the cache (%s)", what, channel, arch, version, s.Cache.Dir)
 	if len(have) > 0 {
 		release.SortVersions(have)
 		msg += "; cached versions: " + strings.Join(have, ", ")
@@ -356,6 +399,9 @@ type Box struct {
 	Catalog string
 	// Hit says no byte of the box crossed the network.
 	Hit bool
+	// PackedFrom is the sha256 of the QEMU image a libvirt box was
+	// packed from.
+	PackedFrom string
 }
 
 // EnsureBox makes the lab's box available in the cache: the lock's when
@@ -370,13 +416,27 @@ func (s *Service) EnsureBox(ctx context.Context, lab config.Lab, lock *config.Lo
 		if err := lock.Matches(lab); err != nil {
 			return nil, err
 		}
+		if lock.OS.Box.Provider != lab.Provider {
+			return nil, fmt.Errorf("%s pins a %s box but the lab runs on %s; run `cododemo lock` again", config.LockFile, lock.OS.Box.Provider, lab.Provider)
+		}
 		rel, err = s.ResolveOS(ctx, lock.Channel, lock.Arch, lock.OS.Version, lock.OS.Box.Provider)
 		if err != nil {
 			return nil, err
 		}
-		if rel.Box.SHA256 != lock.OS.Box.SHA256 {
-			return nil, fmt.Errorf("%s: lock pins box sha256 %s but the signed catalog of %s says %s; run `cododemo lock` again",
-				config.LockFile, lock.OS.Box.SHA256, lock.OS.Version, rel.Box.SHA256)
+		if err := pinsMatch(lock, rel); err != nil {
+			if rel.catalog != nil || s.Offline {
+				return nil, err
+			}
+			// The cache's copy is older than the lock (a lock made
+			// elsewhere after the server republished): ask the server.
+			fresh, ferr := s.resolveRemote(ctx, lock.Channel, lock.Arch, lock.OS.Version, lock.OS.Box.Provider)
+			if ferr != nil {
+				return nil, fmt.Errorf("%w (and the server: %v)", err, ferr)
+			}
+			if err := pinsMatch(lock, fresh); err != nil {
+				return nil, err
+			}
+			rel = fresh
 		}
 	} else {
 		rel, err = s.ResolveOS(ctx, lab.Channel, lab.Arch, lab.Version, lab.Provider)
@@ -393,6 +453,9 @@ func (s *Service) EnsureBox(ctx context.Context, lab config.Lab, lock *config.Lo
 const MaxBoxSize = 8 << 30
 
 func (s *Service) fetchBox(ctx context.Context, rel *OSRelease) (*Box, error) {
+	if rel.Image != nil {
+		return s.packBox(ctx, rel)
+	}
 	name := fmt.Sprintf("%s %s (%s)", rel.Box.Name, rel.Version, rel.Box.Provider)
 	res, err := s.DL.Fetch(ctx, download.Request{URL: rel.DownloadURL, SHA256: rel.Box.SHA256, Name: name, Max: MaxBoxSize})
 	if err != nil {
@@ -429,10 +492,19 @@ func (s *Service) CatalogPath(b vagrantbox.Box) string {
 	return filepath.Join(s.Cache.Dir, "vagrant", key+".json")
 }
 
-// AddToVagrant adds b unless Vagrant has it already; it says which.
+// AddToVagrant adds b unless Vagrant has it already; it says which. A
+// libvirt box Vagrant holds under b's name and version but packed from
+// another image (the lock changed, the version did not) is replaced.
 func (s *Service) AddToVagrant(ctx context.Context, b *Box) (added bool, err error) {
 	if s.Vagrant.Has(b.Box) {
-		return false, nil
+		if !s.packedFromOther(b) {
+			return false, nil
+		}
+		fmt.Fprintf(s.Log, "vagrant: its %s %s (%s) was packed from another image than the lock pins; replacing it\n", b.Name, b.Version, b.Provider)
+		if err := s.Vagrant.Remove(ctx, b.Box); err != nil {
+			return false, err
+		}
+		defer fmt.Fprintln(s.Log, replaceNote(b))
 	}
 	return true, s.Vagrant.Add(ctx, b.Catalog, b.Box)
 }

@@ -198,11 +198,11 @@ func TestBadInputsLeaveCacheUnchanged(t *testing.T) {
 			f.srv.Put(p, []byte(strings.Replace(string(mustGet(t, f, p)), "flatcar-stable", "flatcar-stab1e", 1)))
 			return lab()
 		}, []string{"bad signature"}, nil},
-		{"provider not offered", func(t *testing.T, f *fixture) config.Lab {
+		{"libvirt, and the release has no QEMU image", func(t *testing.T, f *fixture) config.Lab {
 			l := lab()
 			l.Provider = "libvirt"
 			return l
-		}, []string{`has no "libvirt" box`, "providers: virtualbox"}, nil},
+		}, []string{"flatcar_production_qemu_image.img.DIGESTS not found", "packed from Flatcar's QEMU image", "beside its .sig and .DIGESTS"}, nil},
 		{"truncated download", func(t *testing.T, f *fixture) config.Lab {
 			f.srv.TruncateAt.Store(100000)
 			f.srv.TruncateNext.Store("/flatcar_production_vagrant.box")

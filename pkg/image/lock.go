@@ -59,7 +59,7 @@ func (s *Service) lock(ctx context.Context, lab config.Lab, prev *config.Lock, k
 		if err := s.remember(rel); err != nil {
 			return nil, nil, err
 		}
-		l.OS = config.OSRelease{Version: rel.Version, Box: rel.Box}
+		l.OS = config.OSRelease{Version: rel.Version, Box: rel.Box, Image: rel.Image}
 	}
 	pins, err := LabArtifacts(lab)
 	if err != nil {

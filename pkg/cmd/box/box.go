@@ -30,7 +30,12 @@ func NewCmdBox(f *cmdutil.Factory) *cobra.Command {
 their Vagrant catalog's GPG signature checked against the Flatcar
 image-signing key built into cododemo, downloaded into the cache
 (content-addressed by sha256; $CODODEMO_CACHE_DIR or the XDG cache dir)
-and added to Vagrant under their real name and version.`,
+and added to Vagrant under their real name and version.
+
+Flatcar publishes no libvirt box: on libvirt, cododemo fetches the
+release's QEMU image instead, checks its DIGESTS file's signature, the
+image's own signature and its SHA512, and packs a vagrant-libvirt box
+from it in the cache.`,
 		Args: cobra.NoArgs,
 	}
 	cmd.AddCommand(NewCmdFetch(f), NewCmdList(f), NewCmdPrune(f))
@@ -107,6 +112,9 @@ func runFetch(ctx context.Context, f *cmdutil.Factory, env *cmdutil.ImageEnv, o 
 		state = "cached"
 	}
 	fmt.Fprintf(f.IO.Out, "box %s %s (%s) sha256:%s %s\n", b.Name, b.Version, b.Provider, b.SHA256, state)
+	if b.PackedFrom != "" {
+		fmt.Fprintf(f.IO.Out, "  packed from the QEMU image sha256:%s\n", b.PackedFrom)
+	}
 	if !o.NoVagrant {
 		added, err := svc.AddToVagrant(ctx, b)
 		if err != nil {
@@ -212,7 +220,7 @@ func runList(w io.Writer, svc *image.Service, out cmdutil.Output) error {
 			v = map[bool]string{true: "yes", false: "no"}[*e.InVagrant]
 		}
 		name := e.Name
-		if e.Kind == cache.KindCatalog {
+		if e.Kind == cache.KindCatalog || e.Kind == cache.KindImage || e.Kind == cache.KindDigests {
 			name = fmt.Sprintf("%s (%s/%s)", e.Name, e.Channel, e.Arch)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Kind, name, e.Version, e.Provider, download.Human(e.Size), short(e.SHA256), v)
@@ -279,8 +287,11 @@ func runPrune(w io.Writer, env *cmdutil.ImageEnv, o *PruneOptions) error {
 		}
 		switch r.Kind {
 		case cache.KindBox:
+			if l := env.Lock; l != nil && l.OS.Image != nil && r.Name == l.OS.Box.Name && r.Version == l.OS.Version && r.Provider == l.OS.Box.Provider {
+				return true // packed here from the lock's image: no sha256 in the lock
+			}
 			return !o.All && newest[r.Name+"/"+r.Provider] == r.Version
-		case cache.KindCatalog:
+		case cache.KindCatalog, cache.KindImage, cache.KindDigests:
 			if env.Lock != nil && r.Version == env.Lock.OS.Version && r.Channel == env.Lock.Channel && r.Arch == env.Lock.Arch {
 				return true
 			}

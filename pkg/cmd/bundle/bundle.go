@@ -25,7 +25,8 @@ func NewCmdBundle(f *cmdutil.Factory) *cobra.Command {
 		Short: "Carry a locked lab offline: pack it to a directory, import it elsewhere",
 		Long: `A bundle holds the lab's box, its signed Vagrant catalog, the node
 artifacts, the template source and cododemo.lock, with a manifest of
-sha256s. Copy it to a USB stick; import verifies every byte before
+sha256s. On libvirt it holds Flatcar's QEMU image and its signed DIGESTS
+instead, and import packs the vagrant-libvirt box from them. Copy it to a USB stick; import verifies every byte before
 filling the cache and adds the box to Vagrant, with no network.`,
 		Args: cobra.NoArgs,
 	}
@@ -137,7 +138,7 @@ func runImport(ctx context.Context, f *cmdutil.Factory, env *cmdutil.ImageEnv, o
 			return err
 		}
 		fmt.Fprintf(f.IO.Out, "wrote %s from the bundle\n", env.LockPath)
-	case env.Lock.OS.Box.SHA256 != lock.OS.Box.SHA256:
+	case env.Lock.OS.Box.SHA256 != lock.OS.Box.SHA256 || imageSHA512(env.Lock) != imageSHA512(lock):
 		fmt.Fprintf(f.IO.ErrOut, "warning: %s pins %s %s, the bundle %s; the lab keeps its lock\n",
 			env.LockPath, env.Lock.OS.Box.Name, env.Lock.OS.Version, lock.OS.Version)
 		return nil
@@ -152,6 +153,10 @@ func runImport(ctx context.Context, f *cmdutil.Factory, env *cmdutil.ImageEnv, o
 	if err := lock.Matches(lab); err != nil {
 		fmt.Fprintf(f.IO.ErrOut, "warning: the bundle is for another lab: %v\n", err)
 		lab.Distro, lab.Channel, lab.Arch, lab.Version = lock.Distro, lock.Channel, lock.Arch, lock.OS.Version
+	}
+	if p := lock.OS.Box.Provider; p != "" && p != lab.Provider {
+		fmt.Fprintf(f.IO.ErrOut, "warning: the bundle's box is for %s, the lab runs on %s; adding the %s box\n", p, lab.Provider, p)
+		lab.Provider = p
 	}
 	b, err := svc.EnsureBox(ctx, lab, lock)
 	if err != nil {
@@ -169,4 +174,12 @@ func runImport(ctx context.Context, f *cmdutil.Factory, env *cmdutil.ImageEnv, o
 		fmt.Fprintf(f.IO.Out, "vagrant: %s %s %s (%s)\n", verb, b.Name, b.Version, b.Provider)
 	}
 	return nil
+}
+
+// imageSHA512 is the QEMU image a libvirt lock pins ("" for VirtualBox).
+func imageSHA512(l *config.Lock) string {
+	if l.OS.Image == nil {
+		return ""
+	}
+	return l.OS.Image.SHA512
 }

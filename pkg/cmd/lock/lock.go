@@ -25,7 +25,9 @@ func NewCmdLock(f *cmdutil.Factory) *cobra.Command {
 		Use:   "lock",
 		Short: "Resolve everything the lab needs into cododemo.lock",
 		Long: `lock resolves the lab's channel and version to an exact Flatcar release
-(its Vagrant catalog signature checked), and pins the box's sha256, the
+(its Vagrant catalog signature checked), and pins the box's sha256 (on
+libvirt: the file, URL and SHA512 of Flatcar's QEMU image, from its
+signed DIGESTS file; the box is packed from it on each machine), the
 node artifacts (fleet's and etcd's release tarballs) and a remote template
 source by content hash in cododemo.lock beside the config. etcd is pinned
 by cododemo's built-in sha256 of the upstream tarball, or by
@@ -62,7 +64,12 @@ func run(ctx context.Context, f *cmdutil.Factory, env *cmdutil.ImageEnv) error {
 	if err := config.WriteLock(env.LockPath, l); err != nil {
 		return err
 	}
-	fmt.Fprintf(f.IO.Out, "locked flatcar %s %s %s: box %s (%s) sha256:%s\n", l.Channel, l.Arch, l.OS.Version, l.OS.Box.Name, l.OS.Box.Provider, l.OS.Box.SHA256)
+	if im := l.OS.Image; im != nil {
+		fmt.Fprintf(f.IO.Out, "locked flatcar %s %s %s: box %s (%s) packed from %s sha512:%s\n", l.Channel, l.Arch, l.OS.Version,
+			l.OS.Box.Name, l.OS.Box.Provider, im.File, im.SHA512)
+	} else {
+		fmt.Fprintf(f.IO.Out, "locked flatcar %s %s %s: box %s (%s) sha256:%s\n", l.Channel, l.Arch, l.OS.Version, l.OS.Box.Name, l.OS.Box.Provider, l.OS.Box.SHA256)
+	}
 	for _, n := range slices.Sorted(maps.Keys(l.Artifacts)) {
 		fmt.Fprintf(f.IO.Out, "locked artifact %s sha256:%s\n", n, l.Artifacts[n].SHA256)
 	}

@@ -10,6 +10,7 @@ package bundle
 
 import (
 	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -26,6 +27,7 @@ import (
 	"github.com/cododemo/cododemo/pkg/fsutil"
 	"github.com/cododemo/cododemo/pkg/image"
 	"github.com/cododemo/cododemo/pkg/image/cache"
+	"github.com/cododemo/cododemo/pkg/image/qemubox"
 )
 
 // ManifestFile is the manifest's name inside a bundle.
@@ -100,10 +102,27 @@ func Pack(svc *image.Service, dst string, o PackOptions) (*Manifest, error) {
 		refs = append(refs, got)
 	}
 	box := l.OS.Box
-	need(cache.Ref{Kind: cache.KindBox, Name: box.Name, Version: l.OS.Version, Provider: box.Provider, SHA256: box.SHA256},
-		fmt.Sprintf("box %s %s (%s)", box.Name, l.OS.Version, box.Provider))
-	need(cache.Ref{Kind: cache.KindCatalog, Channel: l.Channel, Arch: l.Arch, Version: l.OS.Version},
-		fmt.Sprintf("signed catalog of flatcar %s %s %s", l.Channel, l.Arch, l.OS.Version))
+	if im := l.OS.Image; im != nil {
+		// A libvirt lab carries the QEMU image and its signed DIGESTS,
+		// not the box packed from it: the signature vouches for the
+		// image, import checks it again, and packing is a local copy.
+		what := fmt.Sprintf("QEMU image %s of flatcar %s %s %s", im.File, l.Channel, l.Arch, l.OS.Version)
+		r := cache.Ref{Kind: cache.KindImage, Name: im.File, Channel: l.Channel, Arch: l.Arch, Version: l.OS.Version}
+		if got, ok := c.GetRef(r); !ok {
+			missing = append(missing, fmt.Errorf("%s is not in the cache %s", what, c.Dir))
+		} else if got.SHA512 != im.SHA512 {
+			missing = append(missing, fmt.Errorf("%s: cache holds SHA512 %s, lock pins %s", what, got.SHA512, im.SHA512))
+		} else {
+			refs = append(refs, got)
+		}
+		need(cache.Ref{Kind: cache.KindDigests, Name: im.File, Channel: l.Channel, Arch: l.Arch, Version: l.OS.Version},
+			"signed DIGESTS of the "+what)
+	} else {
+		need(cache.Ref{Kind: cache.KindBox, Name: box.Name, Version: l.OS.Version, Provider: box.Provider, SHA256: box.SHA256},
+			fmt.Sprintf("box %s %s (%s)", box.Name, l.OS.Version, box.Provider))
+		need(cache.Ref{Kind: cache.KindCatalog, Channel: l.Channel, Arch: l.Arch, Version: l.OS.Version},
+			fmt.Sprintf("signed catalog of flatcar %s %s %s", l.Channel, l.Arch, l.OS.Version))
+	}
 	names := make([]string, 0, len(l.Artifacts))
 	for n := range l.Artifacts {
 		names = append(names, n)
@@ -318,12 +337,12 @@ func checkManifest(m *Manifest) []error {
 			continue
 		}
 		if r.Kind == cache.KindTemplates {
-			bad("refs[%d]: a bundle carries box, catalog and artifact refs, not %s", i, r.Kind)
+			bad("refs[%d]: a bundle carries box, catalog, image, DIGESTS and artifact refs, not %s", i, r.Kind)
 		}
 		if !seen[blobsDir+r.SHA256] {
 			bad("refs[%d] %s %s: its blob %s is not listed", i, r.Kind, r.Key(), r.SHA256)
 		}
-		if r.Kind == cache.KindCatalog && !seen[blobsDir+r.SigSHA256] {
+		if (r.Kind == cache.KindCatalog || r.Kind == cache.KindDigests) && !seen[blobsDir+r.SigSHA256] {
 			bad("refs[%d] catalog %s: its signature blob %s is not listed", i, r.Key(), r.SigSHA256)
 		}
 	}
@@ -563,6 +582,21 @@ func hashInBundle(root *os.Root, rel string) (string, int64, error) {
 	return hex.EncodeToString(h.Sum(nil)), n, nil
 }
 
+// sha512InBundle hashes a bundle file with SHA512 (a QEMU image, whose
+// pin is a SHA512 from Flatcar's signed DIGESTS).
+func sha512InBundle(root *os.Root, f File) (string, error) {
+	in, _, err := openInBundle(root, f.Path)
+	if err != nil {
+		return "", err
+	}
+	defer in.Close()
+	h := sha512.New()
+	if _, err := io.Copy(h, in); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
 func ingest(c *cache.Cache, root *os.Root, f File) error {
 	in, _, err := openInBundle(root, f.Path)
 	if err != nil {
@@ -601,7 +635,7 @@ func parseLock(c *cache.Cache, data []byte) (*config.Lock, error) {
 // bundle cannot plant a ref for anything else in the cache.
 func checkRefs(svc *image.Service, root *os.Root, lock *config.Lock, refs []cache.Ref, verified map[string]File) []error {
 	var errs []error
-	var boxOK, catOK bool
+	var boxOK, catOK, imageOK, digestsOK bool
 	read := func(sha string) ([]byte, error) {
 		f, ok := verified[sha]
 		if !ok {
@@ -643,6 +677,41 @@ func checkRefs(svc *image.Service, root *os.Root, lock *config.Lock, refs []cach
 				continue
 			}
 			catOK = true
+		case cache.KindImage:
+			im := lock.OS.Image
+			if im == nil || r.Name != im.File || r.Version != lock.OS.Version || r.Channel != lock.Channel || r.Arch != lock.Arch || r.SHA512 != im.SHA512 {
+				errs = append(errs, fmt.Errorf("%s: not the QEMU image the lock pins", what))
+				continue
+			}
+			// The ref's SHA512 is the bundle's word; the bytes must say it.
+			got, err := sha512InBundle(root, verified[r.SHA256])
+			if err != nil || got != im.SHA512 {
+				errs = append(errs, fmt.Errorf("%s: its blob's SHA512 is %s, the lock pins %s (%v)", what, got, im.SHA512, err))
+				continue
+			}
+			imageOK = true
+		case cache.KindDigests:
+			im := lock.OS.Image
+			if im == nil || r.Name != im.File || r.Version != lock.OS.Version || r.Channel != lock.Channel || r.Arch != lock.Arch {
+				errs = append(errs, fmt.Errorf("%s: not the DIGESTS of the QEMU image the lock pins", what))
+				continue
+			}
+			d, err1 := read(r.SHA256)
+			sig, err2 := read(r.SigSHA256)
+			if err := errors.Join(err1, err2); err != nil {
+				errs = append(errs, fmt.Errorf("DIGESTS %s: %v", r.Key(), err))
+				continue
+			}
+			if err := svc.Keyring.DetachedBytes(d, sig); err != nil {
+				errs = append(errs, fmt.Errorf("DIGESTS %s: %v", r.Key(), err))
+				continue
+			}
+			sum, err := qemubox.SHA512From(d, im.File)
+			if err != nil || sum != im.SHA512 {
+				errs = append(errs, fmt.Errorf("DIGESTS %s: pins SHA512 %s, the lock %s (%v)", r.Key(), sum, im.SHA512, err))
+				continue
+			}
+			digestsOK = true
 		case cache.KindArtifact:
 			ok := false
 			for _, a := range lock.Artifacts {
@@ -653,11 +722,21 @@ func checkRefs(svc *image.Service, root *os.Root, lock *config.Lock, refs []cach
 			}
 		}
 	}
-	if !boxOK {
-		errs = append(errs, fmt.Errorf("no box matching the lock (%s %s, sha256 %s)", lock.OS.Box.Name, lock.OS.Version, lock.OS.Box.SHA256))
-	}
-	if !catOK {
-		errs = append(errs, fmt.Errorf("no signed catalog for flatcar %s %s %s", lock.Channel, lock.Arch, lock.OS.Version))
+	switch im := lock.OS.Image; {
+	case im != nil:
+		if !imageOK {
+			errs = append(errs, fmt.Errorf("no QEMU image matching the lock (%s of flatcar %s %s, SHA512 %s)", im.File, lock.Channel, lock.OS.Version, im.SHA512))
+		}
+		if !digestsOK {
+			errs = append(errs, fmt.Errorf("no signed DIGESTS for %s of flatcar %s %s %s", im.File, lock.Channel, lock.Arch, lock.OS.Version))
+		}
+	default:
+		if !boxOK {
+			errs = append(errs, fmt.Errorf("no box matching the lock (%s %s, sha256 %s)", lock.OS.Box.Name, lock.OS.Version, lock.OS.Box.SHA256))
+		}
+		if !catOK {
+			errs = append(errs, fmt.Errorf("no signed catalog for flatcar %s %s %s", lock.Channel, lock.Arch, lock.OS.Version))
+		}
 	}
 	names := make([]string, 0, len(lock.Artifacts))
 	for n := range lock.Artifacts {

@@ -104,6 +104,7 @@ func writeAtomic(root *os.Root, rel string, data []byte, perm os.FileMode) (err 
 }
 
 var hexSHA = regexp.MustCompile(`^[0-9a-f]{64}$`)
+var hexSHA512 = regexp.MustCompile(`^[0-9a-f]{128}$`)
 
 // ValidSHA256 says whether s is a lower-case hex sha256.
 func ValidSHA256(s string) bool { return hexSHA.MatchString(s) }
@@ -291,6 +292,10 @@ const (
 	KindCatalog   = "catalog"
 	KindArtifact  = "artifact"
 	KindTemplates = "templates"
+	// KindImage is a QEMU image a libvirt box is packed from; KindDigests
+	// the release's signed DIGESTS file that pins its SHA512.
+	KindImage   = "image"
+	KindDigests = "digests"
 )
 
 // Ref records what a blob is, so list/prune/bundle can name it.
@@ -306,8 +311,13 @@ type Ref struct {
 	Source   string `json:"source,omitempty"` // where it was fetched from
 	// SigSHA256 names the blob holding the detached signature over this
 	// blob (catalogs).
-	SigSHA256 string    `json:"sig_sha256,omitempty"`
-	Added     time.Time `json:"added"`
+	SigSHA256 string `json:"sig_sha256,omitempty"`
+	// SHA512 is an image's SHA512, as its signed DIGESTS file gives it.
+	SHA512 string `json:"sha512,omitempty"`
+	// From names the blob this one was made from (a libvirt box packed
+	// from a QEMU image), so the same image is packed once.
+	From  string    `json:"from,omitempty"`
+	Added time.Time `json:"added"`
 }
 
 // Key identifies the ref within its kind.
@@ -318,6 +328,8 @@ func (r Ref) Key() string {
 		parts = []string{r.Name, r.Version, r.Provider}
 	case KindCatalog:
 		parts = []string{r.Channel, r.Arch, r.Version}
+	case KindImage, KindDigests:
+		parts = []string{r.Channel, r.Arch, r.Version, r.Name}
 	case KindTemplates:
 		parts = []string{r.SHA256}
 	default:
@@ -335,7 +347,7 @@ func (r Ref) Key() string {
 
 // Kinds is the closed set of ref kinds: a kind names a directory, so
 // nothing else may ever become one.
-var Kinds = []string{KindBox, KindCatalog, KindArtifact, KindTemplates}
+var Kinds = []string{KindBox, KindCatalog, KindArtifact, KindTemplates, KindImage, KindDigests}
 
 // Names, versions, providers, channels and arches are short words; a
 // box name may hold an organisation ("flatcar/flatcar-stable").
@@ -360,9 +372,13 @@ func (r Ref) Validate() error {
 		need = []string{"channel", "arch", "version", "sig_sha256"}
 	case KindArtifact:
 		need = []string{"name"}
+	case KindImage:
+		need = []string{"name", "channel", "arch", "version", "sha512"}
+	case KindDigests:
+		need = []string{"name", "channel", "arch", "version", "sig_sha256"}
 	}
 	fields := map[string]string{"name": r.Name, "version": r.Version, "provider": r.Provider, "channel": r.Channel,
-		"arch": r.Arch, "sig_sha256": r.SigSHA256}
+		"arch": r.Arch, "sig_sha256": r.SigSHA256, "sha512": r.SHA512}
 	for _, k := range need {
 		if fields[k] == "" {
 			return fmt.Errorf("%s ref without %s", r.Kind, k)
@@ -381,6 +397,12 @@ func (r Ref) Validate() error {
 	}
 	if r.SigSHA256 != "" && !ValidSHA256(r.SigSHA256) {
 		return fmt.Errorf("sig_sha256 %s is not 64 lower-case hex digits", clip(r.SigSHA256))
+	}
+	if r.From != "" && !ValidSHA256(r.From) {
+		return fmt.Errorf("from %s is not 64 lower-case hex digits", clip(r.From))
+	}
+	if r.SHA512 != "" && !hexSHA512.MatchString(r.SHA512) {
+		return fmt.Errorf("sha512 %s is not 128 lower-case hex digits", clip(r.SHA512))
 	}
 	if r.Size < 0 {
 		return fmt.Errorf("size %d is negative", r.Size)

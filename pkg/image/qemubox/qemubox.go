@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -98,18 +99,35 @@ func (f *Fetcher) Fetch(ctx context.Context, src Source, pinned string) (Image, 
 	if err != nil {
 		return Image{}, err
 	}
-	name := filepath.Base(url)
+	img, err := f.FetchURL(ctx, url, "")
+	if err != nil {
+		return Image{}, fmt.Errorf("%s %s: %w", filepath.Base(url), src.Version, err)
+	}
+	if pinned != "" && img.SHA256 != pinned {
+		return Image{}, fmt.Errorf("%s %s: sha256 %s, the lock pins %s: run `cododemo lock` again", filepath.Base(url), src.Version, img.SHA256, pinned)
+	}
+	return img, nil
+}
+
+// FetchURL downloads the image at url with its detached .sig and checks
+// both the signature and its SHA512: want512 when the caller has it from
+// a DIGESTS file it verified already (the lock's pin), else the one in
+// url's .DIGESTS. A file that fails either check leaves no trace in the
+// cache.
+func (f *Fetcher) FetchURL(ctx context.Context, url, want512 string) (Image, error) {
+	name := path.Base(url)
 	sig, err := f.Downloader.Small(ctx, url+".sig")
 	if err != nil {
 		return Image{}, fmt.Errorf("%s.sig: %w", name, err)
 	}
-	digests, err := f.Downloader.Small(ctx, url+".DIGESTS")
-	if err != nil {
-		return Image{}, fmt.Errorf("%s.DIGESTS: %w", name, err)
-	}
-	want512, err := SHA512From(digests, name)
-	if err != nil {
-		return Image{}, err
+	if want512 == "" {
+		digests, err := f.Downloader.Small(ctx, url+".DIGESTS")
+		if err != nil {
+			return Image{}, fmt.Errorf("%s.DIGESTS: %w", name, err)
+		}
+		if want512, err = SHA512From(digests, name); err != nil {
+			return Image{}, err
+		}
 	}
 	p, sha, err := f.Downloader.FetchUnpinned(ctx, url, name, MaxImage)
 	if err != nil {
@@ -119,31 +137,37 @@ func (f *Fetcher) Fetch(ctx context.Context, src Source, pinned string) (Image, 
 	// that fails either check must not stay there to be found later.
 	if err := check(p, sig, want512, f.Keyring); err != nil {
 		_ = os.Remove(p)
-		return Image{}, fmt.Errorf("%s %s: %w", name, src.Version, err)
-	}
-	if pinned != "" && sha != pinned {
-		return Image{}, fmt.Errorf("%s %s: sha256 %s, the lock pins %s: run `cododemo lock` again", name, src.Version, sha, pinned)
+		return Image{}, err
 	}
 	return Image{Path: p, SHA256: sha}, nil
 }
 
 func check(path string, sig []byte, want512 string, k *verify.Keyring) error {
 	if err := k.DetachedFile(path, sig); err != nil {
-		return err
+		return fmt.Errorf("image signature: %w", err)
 	}
-	fh, err := os.Open(path)
+	got, err := FileSHA512(path)
 	if err != nil {
 		return err
+	}
+	if got != want512 {
+		return fmt.Errorf("SHA512 %s does not match the signed DIGESTS file's %s: the image was changed or damaged", got, want512)
+	}
+	return nil
+}
+
+// FileSHA512 is the hex SHA512 of a file.
+func FileSHA512(path string) (string, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return "", err
 	}
 	defer fh.Close()
 	h := sha512.New()
 	if _, err := io.Copy(h, fh); err != nil {
-		return err
+		return "", err
 	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != want512 {
-		return fmt.Errorf("SHA512 %s does not match the DIGESTS file's %s", got, want512)
-	}
-	return nil
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // SHA512From reads name's SHA512 from a Flatcar DIGESTS file ("# SHA512
@@ -190,11 +214,21 @@ func VirtualSize(path string) (uint64, error) {
 	return binary.BigEndian.Uint64(hdr[24:32]), nil
 }
 
-// boxVagrantfile is the box's own Vagrantfile: what Flatcar's VirtualBox
+// BoxVagrantfile is the box's own Vagrantfile: what Flatcar's VirtualBox
 // box Vagrantfile says, for libvirt. The project Vagrantfile cododemo
-// renders sets the rest (key, Ignition through fw_cfg).
-const boxVagrantfile = `# Flatcar Container Linux from its signed QEMU image, packed by cododemo.
-Vagrant.configure("2") do |config|
+// renders sets the rest (key, Ignition through fw_cfg). Its first line
+// names the image's sha256, so a box Vagrant holds can be told apart from
+// one packed from another image of the same version (ImageMarker).
+func BoxVagrantfile(imageSHA256 string) string {
+	return ImageMarker(imageSHA256) + "\n" + boxVagrantfileBody
+}
+
+// ImageMarker is the line of BoxVagrantfile that names the image.
+func ImageMarker(imageSHA256 string) string {
+	return "# Flatcar Container Linux from its signed QEMU image (sha256 " + imageSHA256 + "), packed by cododemo."
+}
+
+const boxVagrantfileBody = `Vagrant.configure("2") do |config|
   config.ssh.username = "core"
   config.ssh.insert_key = false
   config.vm.synced_folder ".", "/vagrant", disabled: true
@@ -216,7 +250,8 @@ type Metadata struct {
 // qcow2 is compressed already; gzip would cost minutes for nothing) with
 // fixed times and order, so one image always packs to the same bytes and
 // the box is content-addressed like the image.
-func Pack(w io.Writer, imgPath, arch string) error {
+func Pack(w io.Writer, img Image, arch string) error {
+	imgPath := img.Path
 	size, err := VirtualSize(imgPath)
 	if err != nil {
 		return err
@@ -246,7 +281,8 @@ func Pack(w io.Writer, imgPath, arch string) error {
 	if err := put("metadata.json", int64(len(meta)), bytes.NewReader(meta)); err != nil {
 		return err
 	}
-	if err := put("Vagrantfile", int64(len(boxVagrantfile)), strings.NewReader(boxVagrantfile)); err != nil {
+	vf := BoxVagrantfile(img.SHA256)
+	if err := put("Vagrantfile", int64(len(vf)), strings.NewReader(vf)); err != nil {
 		return err
 	}
 	if err := put("box.img", st.Size(), fh); err != nil {
@@ -269,7 +305,7 @@ func Build(c *cache.Cache, img Image, name, version, arch, catalogPath string) (
 		return vagrantbox.Box{}, err
 	}
 	defer os.Remove(tmp.Name())
-	if err := Pack(tmp, img.Path, arch); err != nil {
+	if err := Pack(tmp, img, arch); err != nil {
 		tmp.Close()
 		return vagrantbox.Box{}, fmt.Errorf("pack %s %s: %w", name, version, err)
 	}

@@ -6,7 +6,11 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"crypto/md5"
+	"crypto/sha1"
 	"crypto/sha256"
+	"crypto/sha512"
+	_ "embed"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -359,4 +363,41 @@ func (s *Signer) WritePublic(t testing.TB, path string) {
 	if err := os.WriteFile(path, s.armoredPublic(t), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// QCOW2 is a small real qcow2 image (testdata/README.md says how it was
+// made), standing in for Flatcar's QEMU image.
+//
+//go:embed testdata/tiny.qcow2
+var QCOW2 []byte
+
+// QEMURelease is one release's QEMU image.
+type QEMURelease struct {
+	Channel string
+	Arch    string
+	Version string
+	// File is the image's name (qemubox.ImageName of Arch).
+	File  string
+	Image []byte
+}
+
+// PublishQEMU lays out a QEMU image as Flatcar's release server does
+// (ci_automation_common.sh): the image, its detached "<file>.sig", its
+// "<file>.DIGESTS" (MD5, SHA1 and SHA512 sections) and the DIGESTS'
+// own "<file>.DIGESTS.sig". It returns the path of the image.
+func (s *Server) PublishQEMU(t testing.TB, signer *Signer, rel QEMURelease) string {
+	t.Helper()
+	p := fmt.Sprintf("/%s/%s-usr/%s/%s", rel.Channel, rel.Arch, rel.Version, rel.File)
+	d := Digests(rel.File, rel.Image)
+	s.Put(p, rel.Image)
+	s.Put(p+".sig", signer.Sign(t, rel.Image))
+	s.Put(p+".DIGESTS", d)
+	s.Put(p+".DIGESTS.sig", signer.Sign(t, d))
+	return p
+}
+
+// Digests writes a DIGESTS file as ci_automation_common.sh does.
+func Digests(name string, data []byte) []byte {
+	return []byte(fmt.Sprintf("# MD5 HASH\n%x  %s\n# SHA1 HASH\n%x  %s\n# SHA512 HASH\n%x  %s\n",
+		md5.Sum(data), name, sha1.Sum(data), name, sha512.Sum512(data), name))
 }

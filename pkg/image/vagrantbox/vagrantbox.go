@@ -99,9 +99,27 @@ func (v Vagrant) Home() string {
 // -VAGRANTSLASH-) instead of running `vagrant box list`: a cache hit must
 // not pay Vagrant's 1-2 s of Ruby start-up.
 func (v Vagrant) Has(b Box) bool {
-	dir := filepath.Join(v.Home(), "boxes", strings.ReplaceAll(b.Name, "/", "-VAGRANTSLASH-"), b.Version, b.Provider)
-	_, err := os.Stat(filepath.Join(dir, "metadata.json"))
+	_, err := os.Stat(filepath.Join(v.Dir(b), "metadata.json"))
 	return err == nil
+}
+
+// Dir is where Vagrant keeps the files of b once added.
+func (v Vagrant) Dir(b Box) string {
+	return filepath.Join(v.Home(), "boxes", strings.ReplaceAll(b.Name, "/", "-VAGRANTSLASH-"), b.Version, b.Provider)
+}
+
+// Remove removes b (that version, that provider) from Vagrant, even when
+// a machine still uses it: the caller replaces it at once.
+func (v Vagrant) Remove(ctx context.Context, b Box) error {
+	c := exec.Cmd{
+		Name: "vagrant",
+		Args: []string{"box", "remove", "--force", "--provider", b.Provider, "--box-version", b.Version, b.Name},
+		Env:  append(append([]string(nil), quietEnv...), v.Env...),
+	}
+	if err := v.Runner.Run(ctx, c); err != nil {
+		return fmt.Errorf("vagrant box remove %s %s (%s): %w", b.Name, b.Version, b.Provider, err)
+	}
+	return nil
 }
 
 // Add adds the box from its local catalog.
