@@ -168,3 +168,84 @@ func TestBadFlagsAreUsageErrors(t *testing.T) {
 		t.Errorf("import of nothing: %v", err)
 	}
 }
+
+// The same round on libvirt, where the box is packed from Flatcar's QEMU
+// image: lock pins the image, box fetch and box list show it, the bundle
+// carries it, an attendee imports it offline into a real Vagrant.
+func TestCommandsOnLibvirt(t *testing.T) {
+	if _, err := osexec.LookPath("vagrant"); err != nil {
+		t.Fatal("vagrant is required (apt-get install vagrant)")
+	}
+	const img = "flatcar_production_qemu_image.img"
+	srv := releasetest.New(t)
+	signer := releasetest.NewSigner(t, "release")
+	srv.Put("/stable/amd64-usr/current/version.txt", releasetest.VersionTxt("4593.2.5"))
+	srv.PublishQEMU(t, signer, releasetest.QEMURelease{Channel: "stable", Arch: "amd64", Version: "4593.2.5", File: img, Image: releasetest.QCOW2})
+	keyring := filepath.Join(t.TempDir(), "test.asc")
+	signer.WritePublic(t, keyring)
+	home1 := filepath.Join(t.TempDir(), "vagrant1")
+	t.Setenv("VAGRANT_HOME", home1)
+	t.Setenv("VAGRANT_CHECKPOINT_DISABLE", "1")
+	labDir := t.TempDir()
+	cfg := "name: demo\nprovider: libvirt\nmirror: " + srv.URL + "\nfleet: {enabled: false}\netcd: {from: box}\n"
+	if err := os.WriteFile(filepath.Join(labDir, "cododemo.yaml"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a := &cli{dir: labDir, env: map[string]string{"CODODEMO_CACHE_DIR": t.TempDir(), "CODODEMO_KEYRING": keyring, "VAGRANT_HOME": home1}}
+
+	out, errOut, err := a.run(t, "lock")
+	if err != nil {
+		t.Fatalf("lock: %v\n%s", err, errOut)
+	}
+	if !strings.Contains(out, "locked flatcar stable amd64 4593.2.5: box flatcar-stable (libvirt) packed from "+img+" sha512:") ||
+		!strings.Contains(errOut, "WARNING: CODODEMO_KEYRING=") {
+		t.Errorf("lock output:\n%s\n%s", out, errOut)
+	}
+	if srv.Count("GET /stable/amd64-usr/4593.2.5/"+img) != 0 {
+		t.Error("lock downloaded the image")
+	}
+	out, errOut, err = a.run(t, "box", "fetch")
+	if err != nil {
+		t.Fatalf("box fetch: %v\n%s", err, errOut)
+	}
+	for _, w := range []string{"box flatcar-stable 4593.2.5 (libvirt) sha256:", "downloaded", "packed from the QEMU image sha256:" + releasetest.SHA256(releasetest.QCOW2),
+		"vagrant: added flatcar-stable 4593.2.5 (libvirt)"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("fetch output lacks %q:\n%s", w, out)
+		}
+	}
+	out, _, err = a.run(t, "box", "list")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"box ", "flatcar-stable", "libvirt", "image ", img + " (stable/amd64)", "digests ", "yes"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("box list lacks %q:\n%s", w, out)
+		}
+	}
+	t.Logf("box list:\n%s", out)
+	if _, errOut, err = a.run(t, "bundle", "pack", "kit"); err != nil {
+		t.Fatalf("pack: %v\n%s", err, errOut)
+	}
+
+	home2 := filepath.Join(t.TempDir(), "vagrant2")
+	t.Setenv("VAGRANT_HOME", home2)
+	b := &cli{dir: t.TempDir(), env: map[string]string{"CODODEMO_CACHE_DIR": t.TempDir(), "CODODEMO_KEYRING": keyring, "VAGRANT_HOME": home2}}
+	n := srv.Total()
+	out, errOut, err = b.run(t, "bundle", "import", filepath.Join(labDir, "kit"))
+	if err != nil {
+		t.Fatalf("import: %v\n%s", err, errOut)
+	}
+	for _, w := range []string{"verified and imported 4 files", "vagrant: added flatcar-stable 4593.2.5 (libvirt)"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("import output lacks %q:\n%s", w, out)
+		}
+	}
+	if srv.Total() != n {
+		t.Errorf("import used the network")
+	}
+	out, _, err = b.run(t, "box", "prune", "--dry-run", "--all")
+	if err != nil || !strings.Contains(out, "would remove 0 files") {
+		t.Errorf("prune keeps what the lock pins: %v\n%s", err, out)
+	}
+}
