@@ -19,8 +19,9 @@ const MaxSize = 256 << 20
 
 // Pin is one artifact as cododemo expects it.
 type Pin struct {
-	Name string // lock key: "fleet", "etcd"
+	Name string // lock key: "fleet", "etcd", "kit"
 	File string // fleet-v1.0.0-linux-amd64.tar.gz
+	Arch string // amd64
 	// URL is upstream's.
 	URL string
 	// MirrorPath is the path under the mirror base URL.
@@ -87,6 +88,7 @@ func (r release) pin(version, arch string) Pin {
 	return Pin{
 		Name:       r.name,
 		File:       file,
+		Arch:       arch,
 		URL:        fmt.Sprintf("%s/%s/%s", r.base, version, file),
 		MirrorPath: "artifacts/" + file,
 	}
@@ -124,6 +126,26 @@ func Etcd(version, arch, override string) (Pin, error) {
 	}
 	p.SHA256, p.Overridden = override, true
 	return p, nil
+}
+
+// KitName is the image kit's key in the lock.
+const KitName = "kit"
+
+// KitFile is the image kit tarball's name for arch.
+func KitFile(arch string) string { return "cododemo-kit-" + arch + ".tar" }
+
+// Kit returns the pin of the workshop's image kit for arch. The kit has
+// no upstream download: it is built from cododemo's own sources
+// (scripts/build-kit.sh, reproducibly, printing its sha256) and served
+// from the lab's mirror (<mirror>/artifacts/cododemo-kit-<arch>.tar) or
+// from url (kit.url) when set. A built-in hash cannot exist before the
+// kit of a release is built, so sha256 is the user's (kit.sha256) or
+// "": `cododemo lock` then pins what the mirror sends on first use, as
+// it does for fleet. An empty URL means "the mirror's copy", resolved by
+// whoever knows the mirror.
+func Kit(arch, url, sha256 string) Pin {
+	file := KitFile(arch)
+	return Pin{Name: KitName, File: file, Arch: arch, URL: url, MirrorPath: "artifacts/" + file, SHA256: sha256}
 }
 
 // FromURL is the pin of a locked artifact, from the upstream URL the lock

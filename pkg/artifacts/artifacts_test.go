@@ -33,7 +33,7 @@ func TestEtcd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Pin{Name: "etcd", File: "etcd-v3.5.21-linux-amd64.tar.gz",
+	want := Pin{Name: "etcd", File: "etcd-v3.5.21-linux-amd64.tar.gz", Arch: "amd64",
 		URL:        "https://github.com/etcd-io/etcd/releases/download/v3.5.21/etcd-v3.5.21-linux-amd64.tar.gz",
 		MirrorPath: "artifacts/etcd-v3.5.21-linux-amd64.tar.gz",
 		SHA256:     "adddda4b06718e68671ffabff2f8cee48488ba61ad82900e639d108f2148501c",

@@ -40,6 +40,7 @@ type Lab struct {
 	Etcd          Etcd           `yaml:"etcd" mapstructure:"etcd"`
 	Fleet         Fleet          `yaml:"fleet" mapstructure:"fleet"`
 	Docker        Docker         `yaml:"docker" mapstructure:"docker"`
+	Kit           Kit            `yaml:"kit" mapstructure:"kit"`
 	Updates       Updates        `yaml:"updates" mapstructure:"updates"`
 	FirstBoot     FirstBoot      `yaml:"first_boot" mapstructure:"first_boot"`
 	Libvirt       Libvirt        `yaml:"libvirt" mapstructure:"libvirt"`
@@ -113,6 +114,33 @@ type Docker struct {
 	// TCP exposes the API unauthenticated on the private address only.
 	TCP  bool `yaml:"tcp" mapstructure:"tcp"`
 	Port int  `yaml:"port" mapstructure:"port"`
+}
+
+// Kit is the workshop's offline image kit (cododemo/hello, web and lb in
+// one `docker load`-able tarball per architecture): pinned in the lock,
+// served to the nodes at first boot and docker-loaded on every node.
+//
+// Off by default, even with Docker on: cododemo's kit has no public
+// download to fall back on (it is built from this repository's sources
+// with scripts/build-kit.sh), so turning it on needs a mirror serving it
+// at <mirror>/artifacts/cododemo-kit-<arch>.tar, or url; a lab that never
+// asks for it locks, boots and verifies as before, online or offline.
+type Kit struct {
+	Enabled bool `yaml:"enabled" mapstructure:"enabled"`
+	// SHA256 pins the tarball (the hash scripts/build-kit.sh printed for
+	// the lab's arch). Empty: `cododemo lock` pins what the mirror serves
+	// on first use, and says so.
+	SHA256 string `yaml:"sha256" mapstructure:"sha256"`
+	// URL fetches the kit from somewhere other than the mirror (http,
+	// https or file); it needs SHA256, so nothing unpinned comes from an
+	// address of one lab file's choosing.
+	URL string `yaml:"url" mapstructure:"url"`
+}
+
+// KitEnabled says whether the nodes load the image kit: only Flatcar
+// nodes with Docker, since the kit is served like fleet and etcd.
+func (l Lab) KitEnabled() bool {
+	return l.Kit.Enabled && l.Docker.Enabled && l.Distro == "flatcar"
 }
 
 // Updates configures Flatcar's update engine on the nodes.

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -149,6 +150,13 @@ func TestLoadErrorsNameKeyAndLine(t *testing.T) {
 			"cododemo.yaml:2:14: etcd.image_tag: etcd v3.4.0 has no linux-amd64 release known to cododemo (known: v3.5.21/amd64, v3.5.21/arm64)",
 			"set etcd.release_sha256"}},
 		{"etcd override not a hash", "etcd:\n  release_sha256: abc\n", nil, []string{`cododemo.yaml:2:19: etcd.release_sha256: "abc" is not a sha256`}},
+		{"kit without docker", "docker: {enabled: false}\nkit: {enabled: true}\n", nil, []string{"kit.enabled: needs docker.enabled"}},
+		{"kit on coreos", "distro: coreos\nkit: {enabled: true}\n", nil, []string{"kit.enabled: needs distro flatcar"}},
+		{"kit hash", "kit:\n  sha256: ABC\n", nil, []string{`cododemo.yaml:2:11: kit.sha256: "ABC" is not a sha256 (64 lower-case hex digits): use the one scripts/build-kit.sh printed`}},
+		{"kit url unpinned", "kit:\n  url: https://example.invalid/cododemo-kit-amd64.tar\n", nil, []string{"cododemo.yaml:2:8: kit.url: needs kit.sha256"}},
+		{"kit url scheme", "kit:\n  url: ftp://example.invalid/k.tar\n  sha256: " + strings.Repeat("a", 64) + "\n", nil,
+			[]string{`kit.url: "ftp://example.invalid/k.tar" is not the http(s):// or file:// URL of a file`}},
+		{"env kit without docker", "", map[string]string{"CODODEMO_KIT_ENABLED": "true", "CODODEMO_DOCKER_ENABLED": "false"}, []string{"kit.enabled: needs docker.enabled"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -344,6 +352,12 @@ func TestLockComplete(t *testing.T) {
 		{"own box, fleet on", func(l *Lab) { l.Box.Name = "mine"; l.Etcd.From = "box" }, nil, false},
 		{"own box, artifacts pinned", func(l *Lab) { l.Box.Name = "mine" }, &Lock{Artifacts: arts}, true},
 		{"coreos: etcd2 and fleet are in the box", func(l *Lab) { l.Distro, l.Box.Name = "coreos", "coreos-stable" }, nil, true},
+		{"kit off by default: not needed", func(*Lab) {}, full, true},
+		{"kit on, unpinned", func(l *Lab) { l.Kit.Enabled = true }, full, false},
+		{"kit on, pinned on first use", func(l *Lab) { l.Kit.Enabled = true }, withKit(full, "ab"), true},
+		{"kit on, pinned by another hash than kit.sha256", func(l *Lab) { l.Kit.Enabled, l.Kit.SHA256 = true, own }, withKit(full, "ab"), false},
+		{"kit on, pinned by kit.sha256", func(l *Lab) { l.Kit.Enabled, l.Kit.SHA256 = true, own }, withKit(full, own), true},
+		{"kit on but docker off: not loaded", func(l *Lab) { l.Kit.Enabled, l.Docker.Enabled = true, false }, full, true},
 	}
 	for _, c := range cases {
 		l := lab
@@ -352,6 +366,14 @@ func TestLockComplete(t *testing.T) {
 			t.Errorf("%s: Complete = %v, want %v", c.name, got, c.want)
 		}
 	}
+}
+
+// withKit is l with the image kit pinned by sha.
+func withKit(l *Lock, sha string) *Lock {
+	c := *l
+	c.Artifacts = maps.Clone(l.Artifacts)
+	c.Artifacts["kit"] = Artifact{URL: "http://mirror.invalid/artifacts/cododemo-kit-amd64.tar", SHA256: sha}
+	return &c
 }
 
 // etcd.from: box keeps any image_tag (the box's wrapper reads it), and so

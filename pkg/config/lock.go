@@ -86,21 +86,31 @@ func (l *Lock) Resolved() bool {
 }
 
 // Complete says whether the lock pins everything lab needs: the OS release
-// and box (unless the lab brings its own box), fleet when it runs, and
-// etcd's release tarball when the nodes install it, by the hash the lab
-// asks for now (a changed etcd.release_sha256 or image_tag needs a new
-// lock). A lab that needs nothing pinned is complete without a lock.
+// and box (unless the lab brings its own box), fleet when it runs,
+// etcd's release tarball when the nodes install it, and the image kit
+// when they load it, by the hash the lab asks for now (a changed
+// etcd.release_sha256, image_tag or kit.sha256 needs a new lock). A lab
+// that needs nothing pinned is complete without a lock.
 func (l *Lock) Complete(lab Lab) bool {
 	needOS := lab.Box.Name == ""
 	needFleet := lab.Fleet.Enabled && lab.Distro == "flatcar"
 	needEtcd := lab.EtcdFromRelease()
+	needKit := lab.KitEnabled()
 	if l == nil {
-		return !needOS && !needFleet && !needEtcd
+		return !needOS && !needFleet && !needEtcd && !needKit
 	}
 	// A lock made for the other provider pins the wrong kind of box (a
 	// VirtualBox box, or the QEMU image of a libvirt one).
 	osOK := l.Resolved() && (l.OS.Box.Provider == "" || l.OS.Box.Provider == lab.Provider)
-	return (!needOS || osOK) && (!needFleet || l.Artifacts["fleet"].SHA256 != "") && (!needEtcd || l.etcdPinned(lab))
+	return (!needOS || osOK) && (!needFleet || l.Artifacts["fleet"].SHA256 != "") && (!needEtcd || l.etcdPinned(lab)) &&
+		(!needKit || l.kitPinned(lab))
+}
+
+// kitPinned says whether the lock pins the image kit, by kit.sha256 when
+// the lab sets it (a changed kit.sha256 needs a new lock).
+func (l *Lock) kitPinned(lab Lab) bool {
+	a := l.Artifacts[artifacts.KitName]
+	return a.SHA256 != "" && (lab.Kit.SHA256 == "" || a.SHA256 == lab.Kit.SHA256)
 }
 
 // etcdPinned says whether the lock pins the etcd tarball lab asks for, by

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net/netip"
+	"net/url"
 	"path"
 	"regexp"
 	"slices"
@@ -175,6 +176,26 @@ func Validate(l Lab) []Problem {
 	port("docker.port", l.Docker.Port)
 	if l.Docker.TCP && !l.Docker.Enabled {
 		bad("docker.tcp", "needs docker.enabled")
+	}
+	if sha := l.Kit.SHA256; sha != "" && !sha256Hex.MatchString(sha) {
+		bad("kit.sha256", "%q is not a sha256 (64 lower-case hex digits): use the one scripts/build-kit.sh printed", sha)
+	}
+	if l.Kit.Enabled {
+		switch {
+		case !l.Docker.Enabled:
+			bad("kit.enabled", "needs docker.enabled: the kit is loaded into each node's Docker")
+		case l.Distro != "flatcar":
+			bad("kit.enabled", "needs distro flatcar: legacy CoreOS boxes get no artifacts from cododemo")
+		}
+	}
+	if u := l.Kit.URL; u != "" {
+		pu, err := url.Parse(u)
+		switch {
+		case err != nil || (pu.Scheme != "http" && pu.Scheme != "https" && pu.Scheme != "file") || path.Base(pu.Path) == "/" || path.Base(pu.Path) == ".":
+			bad("kit.url", "%q is not the http(s):// or file:// URL of a file", u)
+		case l.Kit.SHA256 == "":
+			bad("kit.url", "needs kit.sha256: a kit from an address of your own is pinned by you (scripts/build-kit.sh prints it)")
+		}
 	}
 	if l.FirstBoot.Port < 1024 || l.FirstBoot.Port > 65535 {
 		bad("first_boot.port", "%d is outside 1024..65535 (the server runs unprivileged)", l.FirstBoot.Port)

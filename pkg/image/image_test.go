@@ -444,6 +444,105 @@ func TestEtcdBuiltinPinRefusesOtherBytes(t *testing.T) {
 	}
 }
 
+// The image kit, on: pinned on first use from the mirror's artifacts/
+// (said out loud, and only once the file is a kit for the lab's arch),
+// or by kit.sha256 with no download at lock time; fetched into the cache
+// by EnsureArtifacts; refused when the mirror serves something else.
+func TestKitLockedFetchedAndChecked(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.srv.Put("/artifacts/fleet-v1.0.0-linux-amd64.tar.gz", []byte("pretend fleet tarball"))
+	f.srv.Put("/artifacts/etcd-v3.5.21-linux-amd64.tar.gz", releasetest.EtcdTarball(t, "v3.5.21", "amd64"))
+	kitTar := releasetest.KitTarball(t, "amd64")
+	f.srv.Put("/artifacts/cododemo-kit-amd64.tar", kitTar)
+	l := config.Default()
+	l.Etcd.From = "box"
+	l.Kit.Enabled = true
+
+	lock, warnings, err := f.svc.Lock(ctx, l, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ka := lock.Artifacts["kit"]
+	want := config.Artifact{URL: f.srv.URL + "/artifacts/cododemo-kit-amd64.tar", SHA256: releasetest.SHA256(kitTar), Size: int64(len(kitTar))}
+	if ka != want {
+		t.Fatalf("kit = %+v, want %+v", ka, want)
+	}
+	if len(warnings) != 2 || !strings.Contains(warnings[1], "kit: no kit.sha256 set; pinned what "+want.URL+" served ("+want.SHA256+") on first use") {
+		t.Errorf("warnings = %q", warnings)
+	}
+	if !lock.Complete(l) {
+		t.Fatalf("lock %+v is not complete", lock)
+	}
+	arts, err := f.svc.EnsureArtifacts(ctx, lock)
+	if err != nil || len(arts) != 2 || arts[1].Name != "kit" || arts[1].SHA256 != want.SHA256 || arts[1].File != "cododemo-kit-amd64.tar" {
+		t.Fatalf("artifacts: %v %+v", err, arts)
+	}
+	if p, err := ArtifactPath(f.svc.Cache, lock, "kit"); err != nil || p != arts[1].Path {
+		t.Fatalf("ArtifactPath = %s, %v", p, err)
+	}
+
+	// kit.sha256 pins it: lock downloads nothing for it, and a kit.sha256
+	// the mirror's file does not have is refused at the fetch, the cache
+	// untouched.
+	gets := f.srv.Count("GET /artifacts/cododemo-kit-amd64.tar")
+	pinned := l
+	pinned.Kit.SHA256 = strings.Repeat("e", 64)
+	lock2, warnings, err := f.svc.Lock(ctx, pinned, nil)
+	if err != nil || lock2.Artifacts["kit"].SHA256 != pinned.Kit.SHA256 || len(warnings) != 1 {
+		t.Fatalf("pinned lock: %v %+v %q", err, lock2.Artifacts, warnings)
+	}
+	if n := f.srv.Count("GET /artifacts/cododemo-kit-amd64.tar"); n != gets {
+		t.Errorf("lock downloaded a kit it has a pin for (%d GETs)", n-gets)
+	}
+	before := snapshot(t, f.dir)
+	if _, err := f.svc.EnsureArtifacts(ctx, lock2); err == nil || !strings.Contains(err.Error(), "artifact kit") {
+		t.Fatalf("EnsureArtifacts of a kit with another hash: %v", err)
+	}
+	if after := snapshot(t, f.dir); after != before {
+		t.Fatalf("cache changed:\n%s\n---\n%s", before, after)
+	}
+
+	// On first use, a file that is not the lab's kit is refused naming it.
+	for _, c := range []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"not a tarball", []byte("<html>not found</html>"), "not an image kit"},
+		{"another arch", releasetest.KitTarball(t, "arm64"), "is for arm64, the lab is amd64"},
+		{"a tarball of something else", releasetest.EtcdTarball(t, "v3.5.21", "amd64"), "not an image kit"},
+	} {
+		f.srv.Put("/artifacts/cododemo-kit-amd64.tar", c.data)
+		_, _, err := f.svc.Lock(ctx, l, nil)
+		if err == nil || !strings.Contains(err.Error(), "artifact kit: cododemo-kit-amd64.tar served by "+want.URL) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v", c.name, err)
+		}
+	}
+
+	// Without a mirror there is nowhere to get it from: the error says
+	// what to do.
+	noMirror, err := New(Options{CacheDir: t.TempDir(), Keyring: f.signer.Keyring, Getenv: func(string) string { return "" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := l
+	own.Box.Name, own.Fleet.Enabled = "mine", false
+	if _, _, err := noMirror.Lock(ctx, own, nil); err == nil || !strings.Contains(err.Error(), "artifact kit: cododemo-kit-amd64.tar has no public download; set mirror:") {
+		t.Fatalf("no mirror: %v", err)
+	}
+	// ... unless kit.url and kit.sha256 say where and what.
+	own.Kit.URL, own.Kit.SHA256 = f.srv.URL+"/own/cododemo-kit-amd64.tar", releasetest.SHA256(kitTar)
+	f.srv.Put("/own/cododemo-kit-amd64.tar", kitTar)
+	lock3, _, err := noMirror.Lock(ctx, own, nil)
+	if err != nil || lock3.Artifacts["kit"].URL != own.Kit.URL {
+		t.Fatalf("kit.url: %v %+v", err, lock3)
+	}
+	if arts, err := noMirror.EnsureArtifacts(ctx, lock3); err != nil || len(arts) != 1 || arts[0].Hit {
+		t.Fatalf("kit.url fetch: %v %+v", err, arts)
+	}
+}
+
 // etcd.from: box pins no etcd; an unknown arch is refused naming what is
 // known.
 func TestLabArtifacts(t *testing.T) {

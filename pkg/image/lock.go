@@ -3,11 +3,14 @@ package image
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/cododemo/cododemo/pkg/artifacts"
 	"github.com/cododemo/cododemo/pkg/config"
 	"github.com/cododemo/cododemo/pkg/image/cache"
+	"github.com/cododemo/cododemo/pkg/kit"
+	"github.com/cododemo/cododemo/pkg/kit/imagetar"
 )
 
 // IsRemoteTemplates says whether a templates: value is a go-getter source
@@ -98,6 +101,15 @@ func (s *Service) lock(ctx context.Context, lab config.Lab, prev *config.Lock, k
 // override) knows, or else by what the server sends on first use. It
 // returns the warning the user must see, if any.
 func (s *Service) lockArtifact(ctx context.Context, pin artifacts.Pin, prev *config.Lock) (config.Artifact, string, error) {
+	if pin.URL == "" {
+		// The kit has no upstream: the lock records the mirror's copy it
+		// was pinned from (any mirror serves it under the same name).
+		if s.Mirror == "" {
+			return config.Artifact{}, "", fmt.Errorf("artifact %s: %s has no public download; set mirror: (or --mirror) to a mirror serving it at <mirror>/%s, "+
+				"or kit.url and kit.sha256; `sh scripts/build-kit.sh DIR` builds it, or `cododemo bundle import` a bundle that carries it", pin.Name, pin.File, pin.MirrorPath)
+		}
+		pin.URL = pin.Source(s.Mirror)
+	}
 	a := config.Artifact{URL: pin.URL, SHA256: pin.SHA256}
 	var warn string
 	switch {
@@ -124,6 +136,13 @@ func (s *Service) lockArtifact(ctx context.Context, pin artifacts.Pin, prev *con
 		a.SHA256, a.Size = sha, n
 		warn = fmt.Sprintf("%s: cododemo has no upstream sha256 for %s; pinned what %s served (%s) on first use",
 			pin.Name, pin.File, pin.Source(s.Mirror), sha)
+		if pin.Name == artifacts.KitName {
+			if err := checkKit(path, pin); err != nil {
+				return a, "", fmt.Errorf("artifact %s: %s served by %s: %w", pin.Name, pin.File, pin.Source(s.Mirror), err)
+			}
+			warn = fmt.Sprintf("%s: no kit.sha256 set; pinned what %s served (%s) on first use: compare it with the sha256 `sh scripts/build-kit.sh` prints",
+				pin.Name, pin.Source(s.Mirror), sha)
+		}
 	}
 	if a.Size == 0 {
 		if p, ok := s.Cache.Path(a.SHA256); ok {
@@ -135,7 +154,8 @@ func (s *Service) lockArtifact(ctx context.Context, pin artifacts.Pin, prev *con
 
 // LabArtifacts lists the artifacts lab's nodes install, with their pins,
 // in a fixed order: fleet when it runs, etcd when it comes from the
-// release tarball. Legacy CoreOS boxes have both built in.
+// release tarball, the image kit when the nodes load it. Legacy CoreOS
+// boxes have fleet and etcd built in.
 func LabArtifacts(lab config.Lab) ([]artifacts.Pin, error) {
 	var out []artifacts.Pin
 	if lab.Fleet.Enabled && lab.Distro == "flatcar" {
@@ -152,7 +172,47 @@ func LabArtifacts(lab config.Lab) ([]artifacts.Pin, error) {
 		}
 		out = append(out, p)
 	}
+	if lab.KitEnabled() {
+		out = append(out, artifacts.Kit(lab.Arch, lab.Kit.URL, lab.Kit.SHA256))
+	}
 	return out, nil
+}
+
+// checkKit refuses a kit pinned on first use that is not one: a
+// docker-save tarball holding every image of cododemo's kit, for the
+// lab's architecture. It runs before the hash goes into the lock, so a
+// mirror serving something else is caught at `cododemo lock`, not on the
+// nodes.
+func checkKit(path string, pin artifacts.Pin) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	images, err := imagetar.Read(f)
+	if err != nil {
+		return fmt.Errorf("not an image kit: %w", err)
+	}
+	arch := pin.Arch
+	have := map[string]bool{}
+	for _, img := range images {
+		if img.Arch != arch {
+			return fmt.Errorf("image %s is for %s, the lab is %s", strings.Join(img.Tags, ","), img.Arch, arch)
+		}
+		for _, t := range img.Tags {
+			have[t] = true
+		}
+	}
+	var missing []string
+	for _, want := range kit.Images() {
+		if !have[want] {
+			missing = append(missing, want)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("not cododemo's image kit: lacks %s", strings.Join(missing, ", "))
+	}
+	return nil
 }
 
 func previous(l *config.Lock, name string) (config.Artifact, bool) {

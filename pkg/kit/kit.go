@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 
+	"github.com/cododemo/cododemo/pkg/artifacts"
 	"github.com/cododemo/cododemo/pkg/kit/imagetar"
 )
 
@@ -43,11 +44,22 @@ var Programs = []Program{
 	{Name: "lb", Package: "./kit/lb", Ports: []string{"80/tcp"}},
 }
 
+// Images lists the kit's image references, in Programs' order: what a
+// node has once the kit is loaded.
+func Images() []string {
+	out := make([]string, len(Programs))
+	for i, p := range Programs {
+		out[i] = p.Image()
+	}
+	return out
+}
+
 // Arches are the architectures a kit is built for.
 var Arches = []string{"amd64", "arm64"}
 
-// FileName is the kit tarball's name for arch.
-func FileName(arch string) string { return "cododemo-kit-" + arch + ".tar" }
+// FileName is the kit tarball's name for arch, as a mirror serves it
+// under artifacts/.
+func FileName(arch string) string { return artifacts.KitFile(arch) }
 
 // Options say how to build.
 type Options struct {

@@ -38,6 +38,7 @@ func packed(t testing.TB) *kit {
 	k.srv.Put("/artifacts/fleet-v1.0.0-linux-amd64.tar.gz", []byte("fleet tarball stand-in"))
 	etcd := releasetest.EtcdTarball(t, "v3.5.21", "amd64")
 	k.srv.Put("/artifacts/etcd-v3.5.21-linux-amd64.tar.gz", etcd)
+	k.srv.Put("/artifacts/cododemo-kit-amd64.tar", releasetest.KitTarball(t, "amd64"))
 	tpl := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(tpl, "ignition"), 0o755); err != nil {
 		t.Fatal(err)
@@ -48,6 +49,9 @@ func packed(t testing.TB) *kit {
 	k.lab = config.Default()
 	k.lab.Templates = "file::" + tpl
 	k.lab.Etcd.ReleaseSHA256 = releasetest.SHA256(etcd)
+	// The image kit travels like fleet: pinned on first use from the
+	// mirror, carried by the bundle.
+	k.lab.Kit.Enabled = true
 	svc := k.service(t, t.TempDir(), false)
 	ctx := context.Background()
 	var err error
@@ -69,8 +73,8 @@ func packed(t testing.TB) *kit {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// box, catalog, signature, fleet, etcd, lock, one template
-	if len(m.Files) != 7 || m.Templates == nil {
+	// box, catalog, signature, fleet, etcd, kit, lock, one template
+	if len(m.Files) != 8 || m.Templates == nil {
 		t.Fatalf("manifest files = %+v", m.Files)
 	}
 	return k
@@ -113,8 +117,12 @@ func TestPackImportRoundTripWithVagrant(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(arts) != 2 || !arts[0].Hit || !arts[1].Hit || arts[0].Name != "etcd" || arts[0].SHA256 != k.lab.Etcd.ReleaseSHA256 {
+	if len(arts) != 3 || !arts[0].Hit || !arts[1].Hit || !arts[2].Hit || arts[0].Name != "etcd" || arts[0].SHA256 != k.lab.Etcd.ReleaseSHA256 ||
+		arts[2].Name != "kit" || arts[2].SHA256 != k.lock.Artifacts["kit"].SHA256 {
 		t.Fatalf("artifacts after import: %+v", arts)
+	}
+	if _, err := image.ArtifactPath(svc.Cache, imp.Lock, "kit"); err != nil {
+		t.Fatal(err)
 	}
 	if _, err := image.ArtifactPath(svc.Cache, imp.Lock, "etcd"); err != nil {
 		t.Fatal(err)

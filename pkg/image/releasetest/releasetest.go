@@ -30,6 +30,8 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 
 	"github.com/cododemo/cododemo/pkg/image/verify"
+	"github.com/cododemo/cododemo/pkg/kit"
+	"github.com/cododemo/cododemo/pkg/kit/imagetar"
 )
 
 // Signer is a test OpenPGP key.
@@ -162,6 +164,24 @@ func EtcdTarball(t testing.TB, version, arch string) []byte {
 		t.Fatal(err)
 	}
 	if err := gz.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// KitTarball makes a docker-save tarball holding every image of
+// cododemo's kit for arch, each a small shell script instead of the
+// program (`cododemo lock` checks a kit's images and arch, not what they
+// run). Builds of the real kit are pkg/kit's tests.
+func KitTarball(t testing.TB, arch string) []byte {
+	t.Helper()
+	var images []imagetar.Image
+	for _, p := range kit.Programs {
+		images = append(images, imagetar.Image{Tags: []string{p.Image()}, Arch: arch, Entrypoint: []string{"/" + p.Name},
+			Files: []imagetar.File{{Path: "/" + p.Name, Mode: 0o755, Data: []byte("#!/bin/sh\necho " + p.Name + "\n")}}})
+	}
+	var buf bytes.Buffer
+	if err := imagetar.Write(&buf, images); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
