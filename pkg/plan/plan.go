@@ -100,8 +100,8 @@ type FirstBoot struct {
 
 // Artifact is a file a node installs at first boot.
 type Artifact struct {
-	Name    string // "fleet", "etcd"
-	Version string // v1.0.0
+	Name    string // "fleet", "etcd", "kit"
+	Version string // v1.0.0; "" for the kit (its sha256 is its version)
 	Path    string // URL path on the first-boot server: /artifacts/fleet-v1.0.0-linux-amd64.tar.gz
 	URL     string // guest URL
 	SHA256  string // "" when not yet locked
@@ -200,8 +200,15 @@ func New(lab config.Lab, lock *config.Lock, s Secrets) (*Plan, error) {
 	if lab.EtcdFromRelease() {
 		want = append(want, artifact{"etcd", lab.Etcd.ImageTag})
 	}
+	if lab.KitEnabled() {
+		want = append(want, artifact{artifacts.KitName, ""})
+	}
 	for _, w := range want {
-		a := Artifact{Name: w.name, Version: w.version, Path: "/artifacts/" + artifacts.File(w.name, w.version, lab.Arch)}
+		file := artifacts.File(w.name, w.version, lab.Arch)
+		if w.name == artifacts.KitName {
+			file = artifacts.KitFile(lab.Arch)
+		}
+		a := Artifact{Name: w.name, Version: w.version, Path: "/artifacts/" + file}
 		a.URL = p.FirstBoot.GuestBase + a.Path
 		if lock != nil {
 			a.SHA256 = lock.Artifacts[w.name].SHA256

@@ -132,10 +132,12 @@ type nodeData struct {
 	Plan *plan.Plan
 	Node plan.Node
 	// Artifacts are the files the node fetches at first boot; Fleet and
-	// Etcd the ones among them that the node installs.
+	// Etcd the ones among them that the node installs, Kit the image kit
+	// it docker-loads.
 	Artifacts []artifactData
 	Fleet     *artifactData
 	Etcd      *artifactData
+	Kit       *artifactData
 }
 
 type artifactData struct {
@@ -181,6 +183,8 @@ func renderNode(r *Result, p *plan.Plan, n plan.Node, t *Templates) (string, err
 			data.Fleet = a
 		case "etcd":
 			data.Etcd = a
+		case "kit":
+			data.Kit = a
 		}
 	}
 	base := "nodes/" + n.Name

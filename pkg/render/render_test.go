@@ -46,6 +46,12 @@ func lockAt(channel, version, provider string) *config.Lock {
 			"etcd": {SHA256: "adddda4b06718e68671ffabff2f8cee48488ba61ad82900e639d108f2148501c"}}}
 }
 
+// withKit adds the image kit to a lock.
+func withKit(l *config.Lock) *config.Lock {
+	l.Artifacts["kit"] = config.Artifact{URL: "http://mirror.invalid/artifacts/cododemo-kit-amd64.tar", SHA256: strings.Repeat("c", 64)}
+	return l
+}
+
 // One golden lab per delivery (plan.Delivery), and per distro and option
 // that changes what a node gets.
 var goldenCases = []goldenCase{
@@ -74,6 +80,15 @@ var goldenCases = []goldenCase{
 		l.ForwardPorts = []config.ForwardPort{{Node: "core-01", Guest: 2375, Host: 12375}}
 		l.SharedFolders = []config.SharedFolder{{Host: "./share", Guest: "/home/core/share", Type: "rsync"}}
 	}, lock: lockAt("alpha", "4628.0.0", "libvirt")},
+	// The image kit on both deliveries, one node each: cloud-config
+	// (fetched with curl, checked with sha256sum) and Ignition (fetched
+	// and verified by Ignition), then docker-loaded by cododemo-kit.service.
+	{name: "flatcar-stable-4593-virtualbox-kit-1", edit: func(l *config.Lab) {
+		l.Kit.Enabled, l.Nodes.Count = true, 1
+	}, lock: withKit(lockAt("stable", "4593.2.5", "virtualbox"))},
+	{name: "flatcar-alpha-libvirt-kit-1", edit: func(l *config.Lab) {
+		l.Channel, l.Provider, l.Kit.Enabled, l.Nodes.Count = "alpha", "libvirt", true, 1
+	}, lock: withKit(lockAt("alpha", "4628.0.0", "libvirt"))},
 	// A box of its own with its own etcd-member.service: only the ETCD_*
 	// environment drop-in, as before etcd.from existed.
 	{name: "flatcar-stable-etcd-from-box", edit: func(l *config.Lab) {
