@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cododemo/cododemo/pkg/inventory"
+	"github.com/cododemo/cododemo/pkg/kit"
 	"github.com/cododemo/cododemo/pkg/sshx"
 )
 
@@ -158,6 +159,40 @@ func checkDocker(ctx context.Context, s Session, _ inventory.Node) Verdict {
 	}
 	return Verdict{Status: Fail, Message: "docker.service is " + state,
 		Hint: "look at `journalctl -u docker` on the node; `systemctl restart docker`"}
+}
+
+// checkKit says whether every image of the workshop's kit is loaded. The
+// images are cododemo's own, by exact tag: the units run them and never
+// pull, so a node without them cannot run the exercises offline.
+func checkKit(ctx context.Context, s Session, n inventory.Node) Verdict {
+	res, err := s.Run(ctx, CmdKitImages)
+	if err != nil || res.ExitStatus != 0 {
+		return Verdict{Status: Fail, Message: "docker image ls: " + runErr(res, err),
+			Hint: "is docker.service running (see the docker check), and is " + n.SSH.User + " in the docker group?"}
+	}
+	have := map[string]bool{}
+	for _, l := range strings.Split(string(res.Stdout), "\n") {
+		have[strings.TrimSpace(l)] = true
+	}
+	var missing []string
+	for _, img := range kit.Images() {
+		if !have[img] {
+			missing = append(missing, img)
+		}
+	}
+	if len(missing) == 0 {
+		return Verdict{Status: Pass, Message: strings.Join(kit.Images(), ", ") + " loaded"}
+	}
+	msg := fmt.Sprintf("%d of %d kit images missing: %s", len(missing), len(kit.Images()), strings.Join(missing, ", "))
+	// The unit's state says whether it is still at it, failed, or never ran.
+	if ur, err := s.Run(ctx, CmdKitUnit); err == nil {
+		if st := ParseSystemState(ur.Stdout); st != "" {
+			msg += fmt.Sprintf(" (%s: %s)", KitUnit, st)
+		}
+	}
+	return Verdict{Status: Fail, Message: msg,
+		Hint: fmt.Sprintf("%s loads the kit at boot: `journalctl -u %s` on %s; it loads once per kit, so after removing an image "+
+			"`cododemo workshop load-kit DIR` puts the kit back", KitUnit, KitUnit, n.Name)}
 }
 
 func checkEtcdMember(ctx context.Context, s Session, n inventory.Node) Verdict {

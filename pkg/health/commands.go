@@ -31,6 +31,12 @@ const (
 	CmdSystemRunning = "systemctl is-system-running"
 	CmdFailedUnits   = "systemctl list-units --failed --plain --no-legend --no-pager"
 	CmdDockerActive  = "systemctl is-active docker"
+	// CmdKitImages lists the images Docker has, one repo:tag a line.
+	CmdKitImages = "docker image ls --format '{{.Repository}}:{{.Tag}}'"
+	// CmdKitUnit is the state of the unit that loads the kit at boot.
+	CmdKitUnit = "systemctl is-active " + KitUnit
+	// KitUnit docker-loads the kit on a cododemo node (templates/).
+	KitUnit = "cododemo-kit.service"
 
 	CmdEtcdLocalHealth   = "etcdctl " + etcdctlFlags + " endpoint health -w json"
 	CmdEtcdClusterHealth = "etcdctl " + etcdctlFlags + " endpoint health --cluster -w json"

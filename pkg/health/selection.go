@@ -12,6 +12,7 @@ const (
 	CheckOS         = "os"
 	CheckSystemd    = "systemd"
 	CheckDocker     = "docker"
+	CheckKit        = "kit"
 	CheckEtcdMember = "etcd-member"
 
 	CheckEtcdHealth    = "etcd-health"
@@ -36,6 +37,7 @@ var Checks = []CheckInfo{
 	{CheckOS, false, false, "OS identity, version and update channel from /etc/os-release, compared with the lock"},
 	{CheckSystemd, false, false, "systemctl is-system-running is running (failed units and their journal if degraded)"},
 	{CheckDocker, false, false, "docker.service is active"},
+	{CheckKit, false, false, "the workshop image kit's images (cododemo/hello:1, web:1, lb:1) are loaded in Docker"},
 	{CheckEtcdMember, false, false, "the node's etcd endpoint is healthy"},
 	{CheckEtcdHealth, true, false, "every member healthy (endpoint health --cluster)"},
 	{CheckEtcdMembers, true, false, "member list has exactly the expected members"},

@@ -247,23 +247,25 @@ func (r *run) nodeChecks(ctx context.Context, st *nodeState) {
 	name := st.node.Name
 	type nc struct {
 		check string
-		svc   string
+		svcs  []string // the services it needs
 		fn    func(context.Context, Session, inventory.Node) Verdict
 	}
 	list := []nc{
-		{CheckOS, "", r.checkOS},
-		{CheckSystemd, "", r.checkSystemd},
-		{CheckDocker, inventory.ServiceDocker, checkDocker},
-		{CheckEtcdMember, inventory.ServiceEtcd, checkEtcdMember},
+		{CheckOS, nil, r.checkOS},
+		{CheckSystemd, nil, r.checkSystemd},
+		{CheckDocker, []string{inventory.ServiceDocker}, checkDocker},
+		{CheckKit, []string{inventory.ServiceDocker, inventory.ServiceKit}, checkKit},
+		{CheckEtcdMember, []string{inventory.ServiceEtcd}, checkEtcdMember},
 	}
 	var todo []nc
 	for _, c := range list {
 		if !r.on(c.check) {
 			continue
 		}
+		missing := slices.IndexFunc(c.svcs, func(s string) bool { return !r.v.Inv.Uses(s) })
 		switch {
-		case c.svc != "" && !r.v.Inv.Uses(c.svc):
-			r.add(Verdict{Node: name, Check: c.check, Status: Skip, Message: c.svc + " is not in the inventory's services"})
+		case missing >= 0:
+			r.add(Verdict{Node: name, Check: c.check, Status: Skip, Message: c.svcs[missing] + " is not in the inventory's services"})
 		case st.sess == nil:
 			r.add(Verdict{Node: name, Check: c.check, Status: Skip, Message: "node unreachable over SSH"})
 		default:
@@ -338,6 +340,7 @@ var firstCommand = map[string]string{
 	CheckOS:         CmdOSRelease,
 	CheckSystemd:    CmdSystemRunning,
 	CheckDocker:     CmdDockerActive,
+	CheckKit:        CmdKitImages,
 	CheckEtcdMember: CmdEtcdLocalHealth,
 }
 

@@ -214,10 +214,12 @@ func TestVerifyHealthyFake(t *testing.T) {
 	if !r.Healthy() {
 		t.Fatalf("unhealthy: %+v", r.Verdicts)
 	}
-	// 5 node checks x 3 + 5 cluster checks (fleet-unit needs --deep).
-	if len(r.Verdicts) != 20 || r.Count(Pass) != 20 {
-		t.Errorf("%d verdicts, %d pass", len(r.Verdicts), r.Count(Pass))
+	// 5 node checks x 3 + 5 cluster checks (fleet-unit needs --deep),
+	// and kit skipped on each node (not in the services).
+	if len(r.Verdicts) != 23 || r.Count(Pass) != 20 || r.Count(Skip) != 3 {
+		t.Errorf("%d verdicts, %d pass, %d skip", len(r.Verdicts), r.Count(Pass), r.Count(Skip))
 	}
+	wantStatus(t, r, "core-01", CheckKit, Skip, "kit is not in the inventory's services")
 	if r.Verdicts[0].Node != "core-01" || r.Verdicts[0].Check != "ssh" || r.Verdicts[len(r.Verdicts)-1].Node != ClusterNode {
 		t.Errorf("order: %+v ... %+v", r.Verdicts[0], r.Verdicts[len(r.Verdicts)-1])
 	}
@@ -402,6 +404,43 @@ func TestVerifyEtcdFaults(t *testing.T) {
 	c, inv = newFakeCluster(1)
 	inv.Services = []string{"docker"}
 	wantStatus(t, verifyFake(t, c, inv, sel, nil), ClusterNode, CheckEtcdHealth, Skip, "not in the inventory's services")
+}
+
+// The kit check: pass with every image, fail naming the missing ones and
+// the loading unit's state, fail when docker cannot list images, skip
+// when the inventory runs no kit or no docker.
+func TestVerifyKit(t *testing.T) {
+	sel, _ := Select([]string{"kit"}, nil, false)
+	c, inv := newFakeCluster(3)
+	inv.Services = []string{"docker", "kit"}
+	all := "cododemo/lb:1\nbusybox:latest\ncododemo/hello:1\ncododemo/web:1\n"
+	for _, n := range c.nodes {
+		n.set(CmdKitImages, func() (sshx.Result, error) { return ok(all) })
+	}
+	c.nodes[1].set(CmdKitImages, func() (sshx.Result, error) { return ok("cododemo/hello:1\ncododemo/web:2\n") })
+	c.nodes[1].set(CmdKitUnit, func() (sshx.Result, error) { return sshx.Result{Stdout: []byte("activating\n"), ExitStatus: 3}, nil })
+	c.nodes[2].set(CmdKitImages, func() (sshx.Result, error) {
+		return sshx.Result{ExitStatus: 1, Stderr: []byte("permission denied while trying to connect to the Docker daemon socket")}, nil
+	})
+	r := verifyFake(t, c, inv, sel, nil)
+	wantStatus(t, r, "core-01", CheckKit, Pass, "cododemo/hello:1, cododemo/web:1, cododemo/lb:1 loaded")
+	v := wantStatus(t, r, "core-02", CheckKit, Fail, "2 of 3 kit images missing: cododemo/web:1, cododemo/lb:1 (cododemo-kit.service: activating)")
+	if !strings.Contains(v.Hint, "journalctl -u cododemo-kit.service` on core-02") {
+		t.Errorf("hint %q", v.Hint)
+	}
+	wantStatus(t, r, "core-03", CheckKit, Fail, "docker image ls: exit status 1: permission denied")
+	if r.Healthy() {
+		t.Error("healthy with kit images missing")
+	}
+	for _, services := range [][]string{{"docker"}, {"kit"}, {"etcd", "docker"}} {
+		c, inv := newFakeCluster(1)
+		inv.Services = services
+		r := verifyFake(t, c, inv, sel, nil)
+		wantStatus(t, r, "core-01", CheckKit, Skip, "is not in the inventory's services")
+		if slices.Contains(c.nodes[0].ran, CmdKitImages) {
+			t.Errorf("%v: kit check ran", services)
+		}
+	}
 }
 
 func TestVerifyNoReachableNode(t *testing.T) {

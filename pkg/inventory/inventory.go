@@ -30,10 +30,13 @@ const (
 	ServiceEtcd   = "etcd"
 	ServiceFleet  = "fleet"
 	ServiceDocker = "docker"
+	// ServiceKit is cododemo's workshop image kit loaded into each node's
+	// Docker (cododemo/hello:1, web:1, lb:1); it needs docker too.
+	ServiceKit = "kit"
 )
 
 // KnownServices lists the services checks exist for.
-var KnownServices = []string{ServiceEtcd, ServiceFleet, ServiceDocker}
+var KnownServices = []string{ServiceEtcd, ServiceFleet, ServiceDocker, ServiceKit}
 
 // DefaultServices apply when an inventory lists none: what a plain Flatcar
 // cluster runs (fleet is no longer shipped, so it must be asked for).
@@ -390,6 +393,9 @@ func FromPlan(p *plan.Plan, ssh map[string]Endpoint) (*Inventory, error) {
 	}
 	if p.Lab.Docker.Enabled {
 		inv.Services = append(inv.Services, ServiceDocker)
+	}
+	if p.Lab.KitEnabled() {
+		inv.Services = append(inv.Services, ServiceKit)
 	}
 	// A lab on its own box (box.name) may run any OS: expect none.
 	if p.Lab.Box.Name == "" {
