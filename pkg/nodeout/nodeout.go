@@ -155,6 +155,28 @@ func (w *nodeWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// LogOnly returns a writer whose lines, prefixed, go to the log alone:
+// neither shown nor counted as the node's latest message (vagrant sends
+// it the frames of a Ruby backtrace). Without a log they are dropped.
+func (w *nodeWriter) LogOnly() io.Writer { return logWriter{w} }
+
+type logWriter struct{ w *nodeWriter }
+
+func (l logWriter) Write(p []byte) (int, error) {
+	s := l.w.set
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.opts.Log != nil {
+		for _, line := range strings.SplitAfter(string(p), "\n") {
+			if line == "" {
+				continue
+			}
+			_, _ = io.WriteString(s.opts.Log, s.prefix(l.w.node)+strings.TrimRight(line, "\r\n")+"\n")
+		}
+	}
+	return len(p), nil
+}
+
 // line handles one complete line of node; s.mu is held.
 func (s *Set) line(node, text string) {
 	text = strings.TrimRight(text, "\r")

@@ -148,3 +148,29 @@ func (l *lockedBuf) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.b.Write(p)
 }
+
+// What vagrant hands a node's LogOnly writer (a Ruby backtrace) reaches
+// the log, prefixed, and neither the screen nor the live view's message.
+func TestLogOnlyLines(t *testing.T) {
+	for _, live := range []bool{false, true} {
+		var out, log bytes.Buffer
+		s := New(&out, []string{"core-01"}, Options{Log: &log, Live: live})
+		w := s.Output()("core-01")
+		fmt.Fprintf(w, "Booting VM...\n")
+		lo, ok := w.(vagrant.LogOnlyWriter)
+		if !ok {
+			t.Fatal("a node writer keeps no log-only lines")
+		}
+		fmt.Fprintf(lo.LogOnly(), "\tfrom /g/warden.rb:48:in `call'\n\tfrom /g/builder.rb:180:in `call'\n")
+		_ = s.Close()
+		if strings.Contains(out.String(), "warden.rb") {
+			t.Errorf("live=%v: shown:\n%s", live, out.String())
+		}
+		if !strings.Contains(log.String(), "core-01 | \tfrom /g/warden.rb:48:in `call'\ncore-01 | \tfrom /g/builder.rb:180") {
+			t.Errorf("live=%v: log:\n%s", live, log.String())
+		}
+		if s.state["core-01"].last != "Booting VM..." {
+			t.Errorf("live=%v: latest message %q", live, s.state["core-01"].last)
+		}
+	}
+}

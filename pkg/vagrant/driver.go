@@ -36,6 +36,11 @@ type Driver struct {
 // lines about the whole lab. A nil Output discards.
 type Output func(machine string) io.Writer
 
+// LogOnlyWriter is implemented by an Output's writers that keep a log
+// besides what they show: lines people need not read (the frames of a
+// Ruby backtrace) go to the log only. Other writers get them as usual.
+type LogOnlyWriter interface{ LogOnly() io.Writer }
+
 // Cmd builds the exec.Cmd for `vagrant args...` in the state dir.
 func (d *Driver) Cmd(args ...string) exec.Cmd {
 	bin := d.Binary
@@ -58,12 +63,14 @@ func (d *Driver) Cmd(args ...string) exec.Cmd {
 // output runs vagrant and returns its stdout; a failure is classified.
 func (d *Driver) output(ctx context.Context, args ...string) ([]byte, error) {
 	out, err := exec.Output(ctx, d.Runner, d.Cmd(args...))
-	return out, classify(err, out)
+	return out, classify(err, out, nil)
 }
 
-// classify turns a failed run into an *Error when Vagrant said why.
-// Cancellation stays what it is: the user pressed Ctrl-C, no advice needed.
-func classify(err error, stdout []byte) error {
+// classify turns a failed run into an *Error when Vagrant said why, or
+// when it died of a Ruby exception (crash, when the line writer saw it;
+// else looked for in the output kept). Cancellation stays what it is: the
+// user pressed Ctrl-C, no advice needed.
+func classify(err error, stdout []byte, crash *Crash) error {
 	if err == nil || errors.Is(err, context.Canceled) {
 		return err
 	}
@@ -73,6 +80,14 @@ func classify(err error, stdout []byte) error {
 		text += "\n" + re.Output
 	}
 	if ve := ClassifyOutput(text); ve != nil {
+		ve.Err = err
+		return ve
+	}
+	if crash == nil {
+		crash = ParseCrash(text)
+	}
+	if crash != nil {
+		ve := NewError(crash.Class, crash.Message)
 		ve.Err = err
 		return ve
 	}
@@ -203,7 +218,7 @@ func (d *Driver) streamFor(ctx context.Context, args []string, machine string, o
 	c.Stderr = lw
 	err := d.Runner.Run(ctx, c)
 	lw.Flush()
-	return classify(err, tail.Bytes())
+	return classify(err, tail.Bytes(), lw.Crash())
 }
 
 // lineWriter splits vagrant output into lines, decodes machine-readable
@@ -217,6 +232,23 @@ type lineWriter struct {
 	partial []byte
 	// onLine, when set, sees every routed line (the up gate watches them).
 	onLine func(machine, line string)
+	// crashing is set from the first line of an uncaught Ruby exception
+	// on: the rest is its message and backtrace, for the log only.
+	crashing bool
+	crash    []string // its first lines, for ParseCrash
+}
+
+// maxCrashLines bounds the lines of a crash kept for its message.
+const maxCrashLines = 32
+
+// Crash is the uncaught Ruby exception the run died of, nil for none.
+func (w *lineWriter) Crash() *Crash {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.crash) == 0 {
+		return nil
+	}
+	return ParseCrash(strings.Join(w.crash, "\n"))
 }
 
 func (w *lineWriter) Write(p []byte) (int, error) {
@@ -252,7 +284,16 @@ func (w *lineWriter) Flush() {
 func (w *lineWriter) route(line string) {
 	line = strings.TrimSuffix(line, "\r")
 	target, msgs := w.machine, []string{line}
-	if r, ok := ParseRecord(line); ok {
+	r, isRecord := ParseRecord(line)
+	if !isRecord && (w.crashing || isCrashHead(line) || isFrame(line)) {
+		w.crashing = w.crashing || isCrashHead(line)
+		if w.crashing && len(w.crash) < maxCrashLines {
+			w.crash = append(w.crash, line)
+		}
+		w.logOnly(target, line)
+		return
+	}
+	if isRecord {
 		switch r.Type {
 		case "ui":
 			msgs = strings.Split(r.Datum(1), "\n")
@@ -278,6 +319,21 @@ func (w *lineWriter) route(line string) {
 				_, _ = io.WriteString(dst, m+"\n")
 			}
 		}
+	}
+}
+
+// logOnly hands a line to the log of target's writer only (to the
+// writer itself when it keeps no log).
+func (w *lineWriter) logOnly(target, line string) {
+	if w.out == nil {
+		return
+	}
+	dst := w.out(target)
+	if lo, ok := dst.(LogOnlyWriter); ok {
+		dst = lo.LogOnly()
+	}
+	if dst != nil {
+		_, _ = io.WriteString(dst, line+"\n")
 	}
 }
 

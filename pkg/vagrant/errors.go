@@ -26,6 +26,18 @@ type Error struct {
 
 func (e *Error) Error() string {
 	var b strings.Builder
+	b.WriteString(e.Summary())
+	if e.Advice != "" {
+		b.WriteString("\nhint: ")
+		b.WriteString(e.Advice)
+	}
+	return b.String()
+}
+
+// Summary is Vagrant's explanation on one line with the error class, as
+// Error gives it without the advice.
+func (e *Error) Summary() string {
+	var b strings.Builder
 	b.WriteString(firstParagraph(e.Message))
 	// A syntax error's location sits in a later paragraph; it is the one
 	// line the user needs.
@@ -38,10 +50,6 @@ func (e *Error) Error() string {
 	}
 	if s := e.Short(); s != "" {
 		fmt.Fprintf(&b, " [%s]", s)
-	}
-	if e.Advice != "" {
-		b.WriteString("\nhint: ")
-		b.WriteString(e.Advice)
 	}
 	return b.String()
 }
@@ -124,7 +132,8 @@ var advice = map[string]string{
 	"VMImportFailure":                 "VirtualBox could not import the box: free disk space, remove half-imported VMs in the VirtualBox GUI, then run `cododemo up` again (it brings up only what is missing)",
 	"VMNameExists":                    "a VirtualBox VM with this name already exists: remove it in the VirtualBox GUI, or change `name:` in cododemo.yaml",
 	"VirtualBoxNameExists":            "a VirtualBox VM with this name already exists: remove it in the VirtualBox GUI, or change `name:` in cododemo.yaml",
-	"VMBootTimeout":                   "the VM did not finish booting in time: look at its console (VirtualBox GUI or `virsh console`), give it more memory, then `cododemo up` again",
+	"VMBootTimeout":                   "the VM did not finish booting in time: its console (the state dir's console/NODE.log) shows how far it came; give it more memory or CPU, then `cododemo up` again",
+	"TimeoutError":                    "the node never asked libvirt's DHCP for an address, so it did not boot as far as its network: its console (the state dir's console/NODE.log) shows how far it came; a host short of CPU (software emulation) can be this slow: `cododemo up` again brings up only what is missing",
 	"VMBootBadState":                  "the VM stopped while booting: check the hypervisor (VT-x/AMD-V enabled, no other hypervisor holding it), then `cododemo up` again",
 	"ForwardPortCollision":            "a forwarded host port is already in use: stop what uses it or change forwarded_ports in cododemo.yaml",
 	"DomainNameExists":                "a libvirt domain with this name already exists: `virsh undefine` it, or change `name:` in cododemo.yaml",

@@ -379,3 +379,29 @@ func TestRealUpCancelLeavesNoProcess(t *testing.T) {
 		}
 	}
 }
+
+// A node whose up dies of a Ruby exception, as vagrant-libvirt's does
+// when the domain never gets an IP address: the real vagrant's output is
+// classified, the node named with how far it came, and the backtrace goes
+// to the log only.
+func TestRealUpCrashIsClassified(t *testing.T) {
+	d := realDriver(t, "Vagrantfile.fake-provider", "CODODEMO_FAKE_NODES=core-01", "CODODEMO_FAKE_FAIL=ip:core-01")
+	d.Provider = "cododemo_fake"
+	shown, log := &bytes.Buffer{}, &bytes.Buffer{}
+	var mu = make(chan struct{}, 1)
+	out := func(string) io.Writer { return logOnly{lockedWriter{mu, shown}, lockedWriter{mu, log}} }
+	err := d.Up(realCtx(t), UpOptions{Provider: "cododemo_fake", Out: out})
+	nes := NodeErrors(err)
+	if len(nes) != 1 || nes[0].Node != "core-01" || nes[0].Reason() != ReasonIPTimeout || nes[0].Phase != PhaseBoot {
+		t.Fatalf("up: %v (node errors %+v)", err, nes)
+	}
+	if strings.Contains(err.Error(), ".rb:") {
+		t.Errorf("the error carries the backtrace:\n%v", err)
+	}
+	if strings.Contains(shown.String(), ".rb:") || !strings.Contains(shown.String(), "Waiting for domain to get an IP address") {
+		t.Errorf("shown:\n%s", shown)
+	}
+	if !strings.Contains(log.String(), "wait_for.rb:9:in `block in wait_for'") || !strings.Contains(log.String(), "\tfrom ") {
+		t.Errorf("the log lacks the backtrace:\n%s", log)
+	}
+}

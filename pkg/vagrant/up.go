@@ -149,6 +149,7 @@ type stepState struct {
 	// failed before it did).
 	pastImport bool
 	err        error
+	phase      Phase // how far the node came
 }
 
 func (s *stepState) openGate(past bool) {
@@ -189,8 +190,8 @@ func (d *Driver) runUpPlan(ctx context.Context, plan UpPlan, o UpOptions) error 
 	wg.Wait()
 	var errs []error
 	for _, st := range plan.Steps {
-		if err := states[st.Name].err; err != nil {
-			errs = append(errs, fmt.Errorf("%s: vagrant up: %w", st.Name, err))
+		if s := states[st.Name]; s.err != nil {
+			errs = append(errs, &NodeError{Node: st.Name, Op: "vagrant up", Phase: s.phase, Err: s.err})
 		}
 	}
 	return errors.Join(errs...)
@@ -243,6 +244,7 @@ func (d *Driver) upStep(ctx context.Context, st UpStep, states map[string]*stepS
 			return // phases only move forward in an up
 		}
 		last = p
+		s.phase = p
 		phase(st.Name, p)
 		if p > PhaseImport {
 			s.openGate(true)
@@ -254,7 +256,7 @@ func (d *Driver) upStep(ctx context.Context, st UpStep, states map[string]*stepS
 	c.Stderr = lw
 	err := d.Runner.Run(ctx, c)
 	lw.Flush()
-	return classify(err, tail.Bytes())
+	return classify(err, tail.Bytes(), lw.Crash())
 }
 
 // Missing returns the wanted machines (all when want is empty) that are

@@ -26,11 +26,13 @@ cap() { # cap NAME DIR CMD... : stdout to NAME, exit code to NAME.rc
 	sed -i "s|$tmp|/tmp/lab|g" "$here/$name"
 }
 
-mkdir -p "$tmp/multi" "$tmp/bad" "$tmp/fake" "$tmp/invalid"
+mkdir -p "$tmp/multi" "$tmp/bad" "$tmp/fake" "$tmp/invalid" "$tmp/unreachable" "$tmp/nobox"
 cp "$here/Vagrantfile.multi" "$tmp/multi/Vagrantfile"
 cp "$here/Vagrantfile.syntax-error" "$tmp/bad/Vagrantfile"
 cp "$here/Vagrantfile.fake-provider" "$tmp/fake/Vagrantfile"
 cp "$here/Vagrantfile.config-invalid" "$tmp/invalid/Vagrantfile"
+cp "$here/Vagrantfile.libvirt-unreachable" "$tmp/unreachable/Vagrantfile"
+cp "$here/Vagrantfile.box-missing" "$tmp/nobox/Vagrantfile"
 
 cap version.txt "$tmp" vagrant --version
 cap status-libvirt-not-created.csv "$tmp/multi" env VAGRANT_DEFAULT_PROVIDER=libvirt vagrant status --machine-readable
@@ -56,6 +58,13 @@ fake halt-fake.csv vagrant halt --machine-readable core-02
 fake status-fake-mixed.csv vagrant status --machine-readable
 fake destroy-fake.csv vagrant destroy --force --machine-readable
 fake up-fake-import-failure.csv env CODODEMO_FAKE_FAIL=import:core-01 vagrant up --machine-readable core-01
+# Nodes that do not boot. ip: fog's real wait_for timeout, uncaught as in
+# vagrant-libvirt's wait for a DHCP lease (a Ruby backtrace on stderr);
+# start: vagrant-libvirt's DomainStartError with libvirt's words for a host
+# out of memory; boot: Vagrant's VMBootTimeout.
+fake up-fake-ip-timeout.csv env CODODEMO_FAKE_FAIL=ip:core-02 vagrant up --machine-readable core-02
+fake up-fake-domain-start.csv env CODODEMO_FAKE_FAIL=start:core-03 CODODEMO_FAKE_NODES=core-03 vagrant up --machine-readable core-03
+fake up-fake-boot-timeout.csv env CODODEMO_FAKE_FAIL=boot:core-04 CODODEMO_FAKE_NODES=core-04 vagrant up --machine-readable core-04
 cap box-list-empty.csv "$tmp" vagrant box list --machine-readable
 
 # A tiny box and a catalog that points at it, as Flatcar publishes them.
@@ -72,3 +81,5 @@ JSON
 done
 cap box-list.csv "$tmp" vagrant box list --machine-readable
 cap box-list.txt "$tmp" vagrant box list
+cap up-libvirt-unreachable.csv "$tmp/unreachable" vagrant up --machine-readable --provider=libvirt core-01
+cap up-box-missing.csv "$tmp/nobox" vagrant up --machine-readable --provider=libvirt core-01
