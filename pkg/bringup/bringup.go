@@ -64,6 +64,7 @@ type State struct {
 	driver      *vagrant.Driver   // boot, for inventory
 	fresh       map[string]bool   // boot: nodes created by this run (new host keys)
 	bootErr     error             // boot, reported by inventory once it is written
+	bootLog     string            // boot's log file: Vagrant's full output
 }
 
 // Step is one named step of up.

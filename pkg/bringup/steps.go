@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/cododemo/cododemo/pkg/bootfail"
 	"github.com/cododemo/cododemo/pkg/config"
 	"github.com/cododemo/cododemo/pkg/doctor"
 	"github.com/cododemo/cododemo/pkg/doctor/probe"
@@ -222,6 +223,7 @@ func Boot(ctx context.Context, s *State) error {
 			}
 		}})
 	_ = set.Close()
+	s.bootLog = logFile.Name()
 	fmt.Fprintf(s.Env.ErrOut, "full log: %s\n", logFile.Name())
 	return ctx.Err()
 }
@@ -246,7 +248,10 @@ func Inventory(ctx context.Context, s *State) error {
 		s.Close()
 	}
 	if s.bootErr != nil {
-		return fmt.Errorf("%w\nthe nodes that came up are kept; fix the cause and run `cododemo up` again to bring up only what is missing", s.bootErr)
+		// Each node's reason and console instead of Vagrant's output,
+		// which stays in the log.
+		return fmt.Errorf("%w\nthe nodes that came up are kept; fix the cause and run `cododemo up` again to bring up only what is missing",
+			bootfail.Explain(s.bootErr, s.Lab.State.Path, s.bootLog))
 	}
 	return invErr
 }
