@@ -66,6 +66,7 @@ func TestPinAndBoxOnLibvirt(t *testing.T) {
 		"WARNING: CODODEMO_KEYRING=" + keyring + ": release signatures are checked against that keyring, not Flatcar's",
 		"lock: resolving flatcar stable current",
 		"QEMU image flatcar_production_qemu_image.img: signature and SHA512 checked",
+		"==> box flatcar-stable " + version + " (libvirt, packed from Flatcar's signed QEMU image)",
 		"packing the vagrant-libvirt box flatcar-stable " + version,
 		"vagrant: added flatcar-stable " + version + " (libvirt)",
 	} {

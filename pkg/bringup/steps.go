@@ -105,7 +105,11 @@ func Box(ctx context.Context, s *State) error {
 		return err
 	}
 	if l.Lab.Box.Name == "" {
-		s.heading("box %s %s", l.Lock.OS.Box.Name, l.Lock.OS.Version)
+		if l.Lock.OS.Image != nil {
+			s.heading("box %s %s (libvirt, packed from Flatcar's signed QEMU image)", l.Lock.OS.Box.Name, l.Lock.OS.Version)
+		} else {
+			s.heading("box %s %s", l.Lock.OS.Box.Name, l.Lock.OS.Version)
+		}
 		b, err := svc.EnsureBox(ctx, l.Lab, l.Lock)
 		if err != nil {
 			return fmt.Errorf("box: %w", err)

@@ -17,6 +17,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -208,6 +209,14 @@ func (s *Service) resolveRemote(ctx context.Context, channel, arch, exact, provi
 		return nil, fmt.Errorf("flatcar %s %s: %s: %w", channel, exact, what, err)
 	}
 	sig, err := s.DL.Small(ctx, catURL+release.SigSuffix)
+	if provider == LibvirtProvider && download.IsNotFound(err) {
+		// The DIGESTS file is also published clearsigned; take that one
+		// where the detached signature is missing.
+		cat, sig, err = s.clearsignedDigests(ctx, catURL+ClearsignedSuffix)
+		if download.IsNotFound(err) {
+			err = fmt.Errorf("no %s.sig and no %s.asc beside it: %w", path.Base(catURL), path.Base(catURL), err)
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("flatcar %s %s: %s signature: %w", channel, exact, what, err)
 	}

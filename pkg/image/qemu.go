@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/ProtonMail/go-crypto/openpgp/clearsign"
 
 	"github.com/cododemo/cododemo/pkg/config"
 	"github.com/cododemo/cododemo/pkg/image/cache"
@@ -19,7 +22,9 @@ import (
 // the release's QEMU image (pkg/image/qemubox), and the chain of trust is
 // the VirtualBox one with the DIGESTS file in the catalog's place: the
 // embedded key verifies "<image>.DIGESTS.sig" (ci_automation_common.sh
-// signs every file it publishes, DIGESTS files included); the DIGESTS
+// signs every file it publishes, DIGESTS files included; where that
+// detached signature is missing, the clearsigned "<image>.DIGESTS.asc"
+// create_digests writes stands in); the DIGESTS
 // gives the image's SHA512, which the lock pins; the image is kept only
 // once its own "<image>.sig" and that SHA512 both check out.
 
@@ -28,6 +33,29 @@ const LibvirtProvider = "libvirt"
 
 // DigestsSuffix names the checksum file beside each published file.
 const DigestsSuffix = ".DIGESTS"
+
+// ClearsignedSuffix names the clearsigned copy of a DIGESTS file
+// (create_digests in ci_automation_common.sh writes "<file>.DIGESTS.asc"
+// with gpg --clearsign).
+const ClearsignedSuffix = ".asc"
+
+// clearsignedDigests fetches a clearsigned DIGESTS file and splits it into
+// the signed text and a detached signature over it, the form every other
+// signature check (and the cache, and bundles) takes.
+func (s *Service) clearsignedDigests(ctx context.Context, url string) (text, sig []byte, err error) {
+	data, err := s.DL.Small(ctx, url)
+	if err != nil {
+		return nil, nil, err
+	}
+	block, _ := clearsign.Decode(data)
+	if block == nil || block.ArmoredSignature == nil {
+		return nil, nil, fmt.Errorf("%s: not a clearsigned file", url)
+	}
+	if sig, err = io.ReadAll(io.LimitReader(block.ArmoredSignature.Body, 1<<20)); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", url, err)
+	}
+	return block.Bytes, sig, nil
+}
 
 // checkDigests verifies a DIGESTS file's signature and reads the image's
 // SHA512 from it.

@@ -200,7 +200,13 @@ func TestLibvirtRefuses(t *testing.T) {
 		{"DIGESTS without a signature", func(t *testing.T, f *fixture) *config.Lock {
 			f.srv.Delete(qemuPath + ".DIGESTS.sig")
 			return nil
-		}, []string{"QEMU image DIGESTS signature", "404"}, false},
+		}, []string{"QEMU image DIGESTS signature", "no " + qemuFile + ".DIGESTS.sig and no " + qemuFile + ".DIGESTS.asc", "404"}, false},
+		{"only a clearsigned DIGESTS, tampered", func(t *testing.T, f *fixture) *config.Lock {
+			f.srv.Delete(qemuPath + ".DIGESTS.sig")
+			asc := f.signer.ClearSign(t, releasetest.Digests(qemuFile, releasetest.QCOW2))
+			f.srv.Put(qemuPath+".DIGESTS.asc", bytes.Replace(asc, []byte("# MD5 HASH"), []byte("# MD6 HASH"), 1))
+			return nil
+		}, []string{qemuFile + ".DIGESTS", "bad signature"}, true},
 		{"lock contradicted by the signed DIGESTS", func(t *testing.T, f *fixture) *config.Lock {
 			return &config.Lock{Version: config.LockVersion, Distro: "flatcar", Channel: "stable", Arch: "amd64", OS: config.OSRelease{
 				Version: testVersion, Box: config.Box{Name: "flatcar-stable", Provider: "libvirt", URL: "https://x.invalid/i.img"},
@@ -234,6 +240,30 @@ func TestLibvirtRefuses(t *testing.T) {
 				t.Errorf("cache changed:\nbefore:\n%s\nafter:\n%s", before, after)
 			}
 		})
+	}
+}
+
+// A release server with only the clearsigned DIGESTS (".DIGESTS.asc", as
+// create_digests also writes it) and no detached ".DIGESTS.sig" still
+// locks and fetches.
+func TestLibvirtClearsignedDigests(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	f.publishQEMU(t, releasetest.QCOW2)
+	f.srv.Delete(qemuPath + ".DIGESTS.sig")
+	f.srv.Put(qemuPath+".DIGESTS.asc", f.signer.ClearSign(t, releasetest.Digests(qemuFile, releasetest.QCOW2)))
+	l := libvirtLab()
+	lock, _, err := f.svc.Lock(ctx, l, nil)
+	if err != nil || lock.OS.Image.SHA512 != sha512Hex(releasetest.QCOW2) {
+		t.Fatalf("lock: %v %+v", err, lock)
+	}
+	b, err := f.svc.EnsureBox(ctx, l, lock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// And offline, from the cached copy, verified again.
+	if ob, err := f.service(t, true).EnsureBox(ctx, l, lock); err != nil || !ob.Hit || ob.SHA256 != b.SHA256 {
+		t.Fatalf("offline: %v %+v", err, ob)
 	}
 }
 

@@ -27,6 +27,7 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
+	"github.com/ProtonMail/go-crypto/openpgp/clearsign"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 
 	"github.com/cododemo/cododemo/pkg/image/verify"
@@ -420,4 +421,26 @@ func (s *Server) PublishQEMU(t testing.TB, signer *Signer, rel QEMURelease) stri
 func Digests(name string, data []byte) []byte {
 	return []byte(fmt.Sprintf("# MD5 HASH\n%x  %s\n# SHA1 HASH\n%x  %s\n# SHA512 HASH\n%x  %s\n",
 		md5.Sum(data), name, sha1.Sum(data), name, sha512.Sum512(data), name))
+}
+
+// ClearSign returns data clearsigned (gpg --clearsign), by the key Sign
+// uses.
+func (s *Signer) ClearSign(t testing.TB, data []byte) []byte {
+	t.Helper()
+	k, ok := s.Entity.SigningKey(time.Now())
+	if !ok {
+		t.Fatal("the test key has no signing key")
+	}
+	var buf bytes.Buffer
+	w, err := clearsign.Encode(&buf, k.PrivateKey, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }
