@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -283,9 +286,23 @@ func TestHandoutHasRealNames(t *testing.T) {
 					}
 				}
 			}
-			if ex.ID == "fleet-web" && !md && !strings.Contains(b.String(), "ExecStart=/usr/bin/docker run --rm --name web-%i -p %i:8080 cododemo/web:1") {
+			if ex.ID == "fleet-web" && !md && !strings.Contains(b.String(), "ExecStart=/usr/bin/docker run --pull=never --rm --name web-%i -p %i:8080 cododemo/web:1") {
 				t.Errorf("fleet-web handout lacks the filled unit file:\n%s", b.String())
 			}
 		}
+	}
+	// An image outside the kit is refused, naming what the kit has: a
+	// node would have to pull it.
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "zz-pull.yaml"), []byte("id: pull\nsource: new\nsteps: [{run: 'docker run {{ image \"nginx\" }}'}]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	own, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = cl.WriteHandout(io.Discard, own.Get("pull"), false)
+	if err == nil || !strings.Contains(err.Error(), `image "nginx" is not in the image kit (cododemo/hello:1, cododemo/web:1, cododemo/lb:1)`) {
+		t.Errorf("image outside the kit: %v", err)
 	}
 }

@@ -181,7 +181,17 @@ func (c *Cluster) render(ex *Exercise, st *state, n Node, text string) (string, 
 			}
 			return Node{}, fmt.Errorf("node %v: want a number or a name", which)
 		},
-		"image": func(name string) string { return "cododemo/" + name + ":" + kit.Tag },
+		// The kit's images by exact tag, and only those: with
+		// --pull=never in the units, nothing a node runs comes from a
+		// registry.
+		"image": func(name string) (string, error) {
+			for _, p := range kit.Programs {
+				if p.Name == name {
+					return p.Image(), nil
+				}
+			}
+			return "", fmt.Errorf("image %q is not in the image kit (%s)", name, strings.Join(kit.Images(), ", "))
+		},
 		"file": func(name string) (string, error) {
 			body, ok := ex.File(name)
 			if !ok {
