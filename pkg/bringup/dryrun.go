@@ -73,7 +73,8 @@ func DryRun(w io.Writer, l *lab.Lab, o Options) {
 		}
 		for _, a := range p.Artifacts {
 			if l.Lock == nil || l.Lock.Artifacts[a.Name].URL == "" {
-				fmt.Fprintf(w, "  artifact %s %s: source pinned by the lock step\n", a.Name, a.Version)
+				// The kit has no version: its sha256 is what the lock pins.
+				fmt.Fprintf(w, "  artifact %s: source pinned by the lock step\n", strings.TrimSpace(a.Name+" "+a.Version))
 			}
 		}
 	}

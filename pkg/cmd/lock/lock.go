@@ -28,11 +28,13 @@ func NewCmdLock(f *cmdutil.Factory) *cobra.Command {
 (its Vagrant catalog signature checked), and pins the box's sha256 (on
 libvirt: the file, URL and SHA512 of Flatcar's QEMU image, from its
 signed DIGESTS file; the box is packed from it on each machine), the
-node artifacts (fleet's and etcd's release tarballs) and a remote template
-source by content hash in cododemo.lock beside the config. etcd is pinned
-by cododemo's built-in sha256 of the upstream tarball, or by
-etcd.release_sha256 when your mirror serves a build of your own (lock
-warns when it does). Commit the lock: every attendee then gets
+node artifacts (fleet's and etcd's release tarballs, and the workshop
+image kit with kit.enabled) and a remote template source by content hash
+in cododemo.lock beside the config. etcd is pinned by cododemo's built-in
+sha256 of the upstream tarball, or by etcd.release_sha256 when your mirror
+serves a build of your own (lock warns when it does). The kit is pinned by
+kit.sha256, or on first use from <mirror>/artifacts/cododemo-kit-<arch>.tar
+(lock says so, and checks it is a kit for the lab's arch). Commit the lock: every attendee then gets
 the same lab, and nothing is resolved again until you re-run lock.`,
 		Example: `  cododemo lock
   cododemo lock --mirror http://10.0.0.5:8080/flatcar
