@@ -17,6 +17,7 @@ import (
 	"github.com/cododemo/cododemo/pkg/inventory"
 	"github.com/cododemo/cododemo/pkg/lab"
 	"github.com/cododemo/cododemo/pkg/labstate"
+	"github.com/cododemo/cododemo/pkg/netfail"
 	"github.com/cododemo/cododemo/pkg/nodeout"
 	"github.com/cododemo/cododemo/pkg/plan"
 	"github.com/cododemo/cododemo/pkg/render"
@@ -79,7 +80,7 @@ func Pin(ctx context.Context, s *State) error {
 	}
 	lock, warnings, err := svc.Fill(ctx, l.Lab, l.Lock)
 	if err != nil {
-		return fmt.Errorf("lock: %w", err)
+		return netfail.Explain(fmt.Errorf("lock: %w", err))
 	}
 	for _, w := range warnings {
 		fmt.Fprintln(s.Env.ErrOut, "warning:", w)
@@ -112,7 +113,7 @@ func Box(ctx context.Context, s *State) error {
 		}
 		b, err := svc.EnsureBox(ctx, l.Lab, l.Lock)
 		if err != nil {
-			return fmt.Errorf("box: %w", err)
+			return netfail.Explain(fmt.Errorf("box: %w", err))
 		}
 		added, err := svc.AddToVagrant(ctx, b)
 		if err != nil {
@@ -123,7 +124,7 @@ func Box(ctx context.Context, s *State) error {
 		}
 	}
 	if s.artifacts, err = svc.EnsureArtifacts(ctx, l.Lock); err != nil {
-		return fmt.Errorf("artifacts: %w", err)
+		return netfail.Explain(fmt.Errorf("artifacts: %w", err))
 	}
 	return nil
 }

@@ -1,9 +1,7 @@
 package cmdutil
 
 import (
-	"errors"
 	"fmt"
-	"net"
 
 	"github.com/spf13/cobra"
 
@@ -75,17 +73,4 @@ func (f *Factory) ImageSetup(cmd *cobra.Command, fl ImageFlags) (*ImageEnv, erro
 		return nil, err
 	}
 	return &ImageEnv{Loaded: loaded, LockPath: lockPath, Lock: lock, Service: svc}, nil
-}
-
-// NetworkHint adds the way out to an error that is the network failing
-// (no route, no DNS, refused, timed out): a mirror, or a bundle carried in
-// and used offline. Other errors are returned as they are.
-func NetworkHint(err error) error {
-	var op *net.OpError
-	var dns *net.DNSError
-	if err == nil || !(errors.As(err, &op) || errors.As(err, &dns)) {
-		return err
-	}
-	return fmt.Errorf("%w\nno network to the release server? use a mirror (--mirror URL, or mirror: in cododemo.yaml), "+
-		"or bring a bundle packed elsewhere: cododemo bundle import DIR, then run with --offline", err)
 }

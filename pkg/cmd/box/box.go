@@ -19,6 +19,7 @@ import (
 	"github.com/cododemo/cododemo/pkg/image/download"
 	"github.com/cododemo/cododemo/pkg/image/release"
 	"github.com/cododemo/cododemo/pkg/image/vagrantbox"
+	"github.com/cododemo/cododemo/pkg/netfail"
 )
 
 // NewCmdBox builds `cododemo box`.
@@ -105,7 +106,7 @@ func runFetch(ctx context.Context, f *cmdutil.Factory, env *cmdutil.ImageEnv, o 
 	svc := env.Service
 	b, err := svc.EnsureBox(ctx, lab, lock)
 	if err != nil {
-		return cmdutil.NetworkHint(err)
+		return netfail.Explain(err)
 	}
 	state := "downloaded"
 	if b.Hit {

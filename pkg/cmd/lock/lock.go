@@ -11,6 +11,7 @@ import (
 
 	"github.com/cododemo/cododemo/pkg/cmdutil"
 	"github.com/cododemo/cododemo/pkg/config"
+	"github.com/cododemo/cododemo/pkg/netfail"
 )
 
 // Options are `lock`'s inputs.
@@ -55,7 +56,7 @@ the same lab, and nothing is resolved again until you re-run lock.`,
 func run(ctx context.Context, f *cmdutil.Factory, env *cmdutil.ImageEnv) error {
 	l, warnings, err := env.Service.Lock(ctx, env.Loaded.Lab, env.Lock)
 	if err != nil {
-		return cmdutil.NetworkHint(err)
+		return netfail.Explain(err)
 	}
 	for _, w := range warnings {
 		fmt.Fprintln(f.IO.ErrOut, "warning:", w)
