@@ -192,7 +192,7 @@ func checkKit(ctx context.Context, s Session, n inventory.Node) Verdict {
 	}
 	return Verdict{Status: Fail, Message: msg,
 		Hint: fmt.Sprintf("%s loads the kit at boot: `journalctl -u %s` on %s; it loads once per kit, so after removing an image "+
-			"`cododemo workshop load-kit DIR` puts the kit back", KitUnit, KitUnit, n.Name)}
+			"`cododemo workshop load-kit` puts the lab's kit back", KitUnit, KitUnit, n.Name)}
 }
 
 func checkEtcdMember(ctx context.Context, s Session, n inventory.Node) Verdict {

@@ -17,9 +17,12 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cododemo/cododemo/pkg/artifacts"
 	"github.com/cododemo/cododemo/pkg/cmdutil"
 	"github.com/cododemo/cododemo/pkg/exec"
 	"github.com/cododemo/cododemo/pkg/health"
+	"github.com/cododemo/cododemo/pkg/image"
+	"github.com/cododemo/cododemo/pkg/image/cache"
 	"github.com/cododemo/cododemo/pkg/sshtarget"
 	"github.com/cododemo/cododemo/pkg/workshop"
 )
@@ -438,23 +441,34 @@ func newReset(f *cmdutil.Factory, o *Options) *cobra.Command {
 func newLoadKit(f *cmdutil.Factory, o *Options) *cobra.Command {
 	var sum string
 	cmd := &cobra.Command{
-		Use:   "load-kit FILE|DIR",
+		Use:   "load-kit [FILE|DIR]",
 		Short: "docker-load the workshop's image kit on every node, over SSH (no registry, no internet)",
 		Long: `load-kit streams the kit tarball (scripts/build-kit.sh makes one per
 architecture) over each node's SSH connection into docker load, then checks
 every image of the kit is there. Given a directory, each node gets the
-tarball of its own architecture, checked against SHA256SUMS when present.`,
-		Example: `  cododemo workshop load-kit dist/kit
+tarball of its own architecture, checked against SHA256SUMS when present.
+With no argument it loads the kit the lab's lock pins (kit.enabled), from
+the cache, by its sha256: what cododemo-kit.service loaded at first boot,
+put back after an image was removed.`,
+		Example: `  cododemo workshop load-kit
+  cododemo workshop load-kit dist/kit
   cododemo workshop load-kit cododemo-kit-amd64.tar --sha256 edb0f965...`,
-		Args: func(cmd *cobra.Command, args []string) error { return cmdutil.Usage(cobra.ExactArgs(1)(cmd, args)) },
+		Args: func(cmd *cobra.Command, args []string) error { return cmdutil.Usage(cobra.MaximumNArgs(1)(cmd, args)) },
 		RunE: func(cmd *cobra.Command, args []string) error {
-			path := args[0]
-			if !filepath.IsAbs(path) {
-				path = filepath.Join(f.WorkDir, path)
-			}
 			t, err := o.target(cmd, f)
 			if err != nil {
 				return err
+			}
+			var path string
+			if len(args) == 1 {
+				path = args[0]
+				if !filepath.IsAbs(path) {
+					path = filepath.Join(f.WorkDir, path)
+				}
+			} else {
+				if path, sum, err = lockedKit(f, t); err != nil {
+					return err
+				}
 			}
 			e, done := o.engine(cmd, f, t)
 			defer done()
@@ -478,4 +492,25 @@ tarball of its own architecture, checked against SHA256SUMS when present.`,
 	}
 	cmd.Flags().StringVar(&sum, "sha256", "", "the tarball's expected sha256 (for a single FILE)")
 	return cmd
+}
+
+// lockedKit is the kit the lab's lock pins, in the cache: its file and
+// sha256.
+func lockedKit(f *cmdutil.Factory, t *sshtarget.Nodes) (string, string, error) {
+	if t.Lab == nil {
+		return "", "", cmdutil.Usage(errors.New("load-kit: name the kit (FILE or DIR): with --inventory there is no lab whose lock pins one"))
+	}
+	lock := t.Lab.Lock
+	if lock == nil || lock.Artifacts[artifacts.KitName].SHA256 == "" {
+		return "", "", errors.New("load-kit: the lab's lock pins no image kit (set kit.enabled: true and run `cododemo lock`), or name the kit (FILE or DIR)")
+	}
+	dir, err := cache.DefaultDir(f.Getenv)
+	if err != nil {
+		return "", "", err
+	}
+	path, err := image.ArtifactPath(cache.Open(dir), lock, artifacts.KitName)
+	if err != nil {
+		return "", "", fmt.Errorf("load-kit: %w", err)
+	}
+	return path, lock.Artifacts[artifacts.KitName].SHA256, nil
 }
