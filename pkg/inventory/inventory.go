@@ -161,54 +161,82 @@ func (inv *Inventory) NodeByAddress(addr string) (Node, bool) {
 
 var nodeName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
-// Validate reports every problem, each naming the node and field.
+// Validate reports every problem, each naming its key (nodes.0.ssh.user,
+// as the file's errors do) and the node.
 func (inv *Inventory) Validate() error {
 	var errs []error
-	if len(inv.Nodes) == 0 {
-		errs = append(errs, errors.New("nodes: at least one node is required"))
+	for _, is := range inv.issues(nil) {
+		errs = append(errs, fmt.Errorf("%s: %s", is.Key, is.Msg))
 	}
-	seen := map[string]bool{}
+	return errors.Join(errs...)
+}
+
+// issues lists every problem; with pos (where the file set each key) each
+// is placed at its key, or at the nearest enclosing one for a key that is
+// missing.
+func (inv *Inventory) issues(pos yamlfile.Positions) []yamlfile.Issue {
+	var out []yamlfile.Issue
+	add := func(key, shown, format string, a ...any) {
+		p, _ := pos.Lookup(key)
+		out = append(out, yamlfile.Issue{Pos: p, Key: shown, Msg: fmt.Sprintf(format, a...)})
+	}
+	if len(inv.Nodes) == 0 {
+		add("nodes", "nodes", "at least one node is required")
+	}
+	seen := map[string]int{}
 	for i, n := range inv.Nodes {
-		where := fmt.Sprintf("nodes[%d]", i)
-		if n.Name != "" {
-			where = fmt.Sprintf("nodes[%d] (%s)", i, n.Name)
+		key := fmt.Sprintf("nodes.%d", i)
+		// The node's name beside its key, once it has one.
+		shown := func(field string) string {
+			if n.Name != "" && nodeName.MatchString(n.Name) {
+				return fmt.Sprintf("%s.%s (%s)", key, field, n.Name)
+			}
+			return key + "." + field
 		}
-		switch {
+		field := func(f, format string, a ...any) { add(key+"."+f, shown(f), format, a...) }
+		switch first, dup := seen[n.Name]; {
 		case n.Name == "":
-			errs = append(errs, fmt.Errorf("%s: name is required", where))
+			field("name", "is required")
 		case !nodeName.MatchString(n.Name):
-			errs = append(errs, fmt.Errorf("%s: name %q: use letters, digits, '.', '_' and '-'", where, n.Name))
-		case seen[n.Name]:
-			errs = append(errs, fmt.Errorf("%s: name %q appears twice", where, n.Name))
+			field("name", "%q: use letters, digits, '.', '_' and '-'", n.Name)
+		case dup:
+			field("name", "%q appears twice (also nodes.%d)", n.Name, first)
+		default:
+			seen[n.Name] = i
 		}
-		seen[n.Name] = true
 		if _, err := netip.ParseAddr(n.Address); err != nil {
-			errs = append(errs, fmt.Errorf("%s: address %q is not an IP address (the private address etcd advertises)", where, n.Address))
+			if n.Address == "" {
+				field("address", "is required (the private IP address etcd advertises)")
+			} else {
+				field("address", "%q is not an IP address (the private address etcd advertises)", n.Address)
+			}
 		}
 		if n.SSH.Host == "" {
-			errs = append(errs, fmt.Errorf("%s: ssh.host is required", where))
+			field("ssh.host", "is required")
 		}
 		if n.SSH.Port < 0 || n.SSH.Port > 65535 {
-			errs = append(errs, fmt.Errorf("%s: ssh.port %d is out of range", where, n.SSH.Port))
+			field("ssh.port", "%d is out of range", n.SSH.Port)
 		}
 		if n.SSH.User == "" {
-			errs = append(errs, fmt.Errorf("%s: ssh.user is required", where))
+			field("ssh.user", "is required")
 		}
 	}
-	for _, s := range inv.Services {
+	for i, s := range inv.Services {
 		if !slices.Contains(KnownServices, s) {
-			errs = append(errs, fmt.Errorf("services: unknown service %q (known: %s)", s, strings.Join(KnownServices, ", ")))
+			k := fmt.Sprintf("services.%d", i)
+			add(k, k, "unknown service %q (known: %s)", s, strings.Join(KnownServices, ", "))
 		}
 	}
 	if inv.EtcdClientPort < 0 || inv.EtcdClientPort > 65535 {
-		errs = append(errs, fmt.Errorf("etcd_client_port %d is out of range", inv.EtcdClientPort))
+		add("etcd_client_port", "etcd_client_port", "%d is out of range", inv.EtcdClientPort)
 	}
-	for _, m := range inv.EtcdMembers {
-		if !seen[m] {
-			errs = append(errs, fmt.Errorf("etcd_members: %q is not a node of this inventory", m))
+	for i, m := range inv.EtcdMembers {
+		if _, ok := seen[m]; !ok {
+			k := fmt.Sprintf("etcd_members.%d", i)
+			add(k, k, "%q is not a node of this inventory", m)
 		}
 	}
-	return errors.Join(errs...)
+	return out
 }
 
 // Load reads an inventory file: JSON when it starts with '{', YAML
@@ -259,6 +287,8 @@ var (
 // error messages.
 func Parse(data []byte, name string) (*Inventory, error) {
 	var inv Inventory
+	var pos yamlfile.Positions
+	var err error
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 {
 		return nil, fmt.Errorf("%s: empty inventory: want a nodes list", name)
@@ -266,17 +296,18 @@ func Parse(data []byte, name string) (*Inventory, error) {
 	if trimmed[0] == '{' {
 		dec := json.NewDecoder(bytes.NewReader(data))
 		dec.DisallowUnknownFields()
-		if err := dec.Decode(&inv); err != nil {
+		if err = dec.Decode(&inv); err != nil {
 			return nil, fmt.Errorf("%s:%d: %s", name, jsonLine(data, dec, err), jsonMsg(err))
 		}
 		if dec.More() {
 			return nil, fmt.Errorf("%s:%d: unexpected data after the inventory object", name, lineAt(data, int(dec.InputOffset())))
 		}
-	} else if _, err := yamlfile.Decode(name, data, &inv); err != nil {
+	} else if pos, err = yamlfile.Decode(name, data, &inv); err != nil {
 		return nil, err
 	}
-	if err := inv.Validate(); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+	// JSON keeps no positions: its problems name the file and the key.
+	if issues := inv.issues(pos); len(issues) > 0 {
+		return nil, &yamlfile.Error{File: name, Issues: issues}
 	}
 	return &inv, nil
 }

@@ -59,14 +59,17 @@ func TestParseErrorsNameFileAndLine(t *testing.T) {
 	for _, tc := range []struct{ name, in, want string }{
 		{"unknown key", "nodes:\n  - name: a\n    adress: 10.0.0.1\n", "hosts.yaml:3:5: nodes.0.adress: unknown key; did you mean address?"},
 		{"wrong type", "nodes:\n  - name: a\n    address: 10.0.0.1\n    ssh: {host: h, user: u, port: many}\n", `hosts.yaml:4:35: nodes.0.ssh.port: "many" is not a whole number`},
-		{"bad address", "nodes:\n  - name: a\n    address: core-01\n    ssh: {host: h, user: u}\n", "nodes[0] (a): address \"core-01\" is not an IP"},
-		{"missing user", "nodes:\n  - name: a\n    address: 10.0.0.1\n    ssh: {host: h}\n", "ssh.user is required"},
-		{"duplicate", "nodes:\n  - {name: a, address: 10.0.0.1, ssh: {host: h, user: u}}\n  - {name: a, address: 10.0.0.2, ssh: {host: h, user: u}}\n", "appears twice"},
-		{"service", "nodes:\n  - {name: a, address: 10.0.0.1, ssh: {host: h, user: u}}\nservices: [kubernetes]\n", `unknown service "kubernetes"`},
-		{"members", "nodes:\n  - {name: a, address: 10.0.0.1, ssh: {host: h, user: u}}\netcd_members: [b]\n", `etcd_members: "b"`},
+		{"bad address", "nodes:\n  - name: a\n    address: core-01\n    ssh: {host: h, user: u}\n", `hosts.yaml:3:14: nodes.0.address (a): "core-01" is not an IP address`},
+		{"missing user", "nodes:\n  - name: a\n    address: 10.0.0.1\n    ssh: {host: h}\n", "hosts.yaml:4:10: nodes.0.ssh.user (a): is required"},
+		{"duplicate", "nodes:\n  - {name: a, address: 10.0.0.1, ssh: {host: h, user: u}}\n  - {name: a, address: 10.0.0.2, ssh: {host: h, user: u}}\n", `hosts.yaml:3:12: nodes.1.name (a): "a" appears twice (also nodes.0)`},
+		{"service", "nodes:\n  - {name: a, address: 10.0.0.1, ssh: {host: h, user: u}}\nservices: [kubernetes]\n", `hosts.yaml:3:12: services.0: unknown service "kubernetes"`},
+		{"members", "nodes:\n  - {name: a, address: 10.0.0.1, ssh: {host: h, user: u}}\netcd_members: [b]\n", `hosts.yaml:3:16: etcd_members.0: "b" is not a node of this inventory`},
 		{"empty", "  \n", "empty inventory"},
-		{"no nodes", "services: [etcd]\n", "at least one node"},
+		{"no nodes", "services: [etcd]\n", "hosts.yaml: nodes: at least one node is required"},
 		{"json syntax", "{\n  \"nodes\": [\n    {\"name\": \"a\",}\n  ]\n}\n", "hosts.yaml:3:"},
+		{"json invalid", "{\"nodes\": [{\"name\": \"a\", \"address\": \"x\", \"ssh\": {\"host\": \"h\", \"user\": \"u\"}}]}\n",
+			`hosts.yaml: nodes.0.address (a): "x" is not an IP address`},
+		{"no name", "nodes:\n  - address: 10.0.0.1\n    ssh: {host: h, user: u}\n", "hosts.yaml:2:5: nodes.0.name: is required"},
 		{"json unknown", "{\n  \"nodes\": [],\n  \"extra\": 1\n}\n", `hosts.yaml:3: unknown field "extra"`},
 	} {
 		_, err := Parse([]byte(tc.in), "hosts.yaml")
@@ -139,7 +142,7 @@ func TestEtcdClientURLs(t *testing.T) {
 		t.Errorf("port: %s", got)
 	}
 	inv.EtcdClientPort = 70000
-	if err := inv.Validate(); err == nil || !strings.Contains(err.Error(), "etcd_client_port 70000") {
+	if err := inv.Validate(); err == nil || !strings.Contains(err.Error(), "etcd_client_port: 70000 is out of range") {
 		t.Errorf("validate: %v", err)
 	}
 }

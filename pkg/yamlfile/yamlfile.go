@@ -185,7 +185,104 @@ func syntaxIssue(err error, data []byte) Issue {
 			}
 		}
 	}
+	if is, ok := locate(lines, msg); ok {
+		return is
+	}
 	return Issue{Pos: Pos{Line: line}, Msg: msg}
+}
+
+// maxLocateLines bounds the files locate re-parses line by line.
+const maxLocateLines = 2000
+
+var (
+	anchorRe = regexp.MustCompile(`^unknown anchor '(.*)' referenced$`)
+	// The escapes YAML's double-quoted scalars allow after a backslash.
+	yamlEscapes = "0abt\tnvfre \"/\\N_LPxuU"
+)
+
+// locate finds the line and column of a syntax error yaml.v3 gives a line
+// for that is often the enclosing block's (or no line at all): the first
+// line whose inclusion makes the file fail the same way is where the
+// parser stopped, and the message says what to look for on it.
+func locate(lines []string, msg string) (Issue, bool) {
+	if m := anchorRe.FindStringSubmatch(msg); m != nil {
+		for i, l := range lines {
+			if j := strings.Index(l, "*"+m[1]); j >= 0 {
+				return Issue{Pos: Pos{i + 1, j + 1}, Msg: fmt.Sprintf("alias *%s names no anchor (&%s) set above it", m[1], m[1])}, true
+			}
+		}
+		return Issue{}, false
+	}
+	if strings.Contains(msg, "unknown escape character") {
+		for i, l := range lines {
+			if !strings.Contains(l, `"`) {
+				continue
+			}
+			for j := 0; j+1 < len(l); j++ {
+				if l[j] == '\\' {
+					if !strings.ContainsRune(yamlEscapes, rune(l[j+1])) {
+						return Issue{Pos: Pos{i + 1, j + 1}, Msg: fmt.Sprintf("\\%c is not an escape in a double-quoted value; write \\\\ for a backslash, or use single quotes", l[j+1])}, true
+					}
+					j++
+				}
+			}
+		}
+		return Issue{}, false
+	}
+	if len(lines) > maxLocateLines {
+		return Issue{}, false
+	}
+	n := firstFailing(lines, msg)
+	if n == 0 {
+		return Issue{}, false
+	}
+	l := lines[n-1]
+	col := len(l) - len(strings.TrimLeft(l, " ")) + 1
+	switch {
+	case strings.Contains(msg, "unexpected end of stream"):
+		if j := strings.IndexAny(l, `"'`); j >= 0 {
+			return Issue{Pos: Pos{n, j + 1}, Msg: fmt.Sprintf("the %s quote opened here is never closed", quoteName(l[j]))}, true
+		}
+	case strings.Contains(msg, "expected ',' or ']'"):
+		if j := strings.LastIndexByte(l, '['); j >= 0 {
+			return Issue{Pos: Pos{n, j + 1}, Msg: "the [ opened here is never closed with ]"}, true
+		}
+	case strings.Contains(msg, "expected ',' or '}'"):
+		if j := strings.LastIndexByte(l, '{'); j >= 0 {
+			return Issue{Pos: Pos{n, j + 1}, Msg: "the { opened here is never closed with }"}, true
+		}
+	case strings.Contains(msg, "did not find expected key"), strings.Contains(msg, "expected '-' indicator"),
+		strings.Contains(msg, "could not find expected ':'"), strings.Contains(msg, "mapping values are not allowed"):
+		return Issue{Pos: Pos{n, col}, Msg: msg + "; check this line's indentation (and that a key ends with \": \")"}, true
+	}
+	return Issue{Pos: Pos{n, col}, Msg: msg}, true
+}
+
+func quoteName(q byte) string {
+	if q == '"' {
+		return "double"
+	}
+	return "single"
+}
+
+// firstFailing returns how many of lines, from the first, make the first
+// document that fails to parse with msg; 0 when no prefix does.
+func firstFailing(lines []string, msg string) int {
+	for n := 1; n <= len(lines); n++ {
+		dec := yaml.NewDecoder(strings.NewReader(strings.Join(lines[:n], "\n") + "\n"))
+		for {
+			var node yaml.Node
+			err := dec.Decode(&node)
+			if err == nil {
+				continue
+			}
+			if !errors.Is(err, io.EOF) && strings.HasSuffix(err.Error(), msg) {
+				return n
+			}
+			break
+		}
+	}
+	return 0
 }
 
 type decoder struct {

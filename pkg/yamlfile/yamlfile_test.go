@@ -72,6 +72,17 @@ func TestDecodeErrors(t *testing.T) {
 		{"in: @x\n", "f:1:5: \"@\" cannot start a value; put the value in quotes"},
 		{"in: {port: 1\n", "f:"},
 		{"tags: a: b\n", `f:1:8: mapping values are not allowed in this context; quote a value that holds ": "`},
+		// yaml.v3 names the enclosing block's line, or none: the error is
+		// placed where the parser stopped.
+		{"in:\n  port: 1\n name: x\n", `f:3:2: did not find expected key; check this line's indentation`},
+		{"on: true\n- a\n", `f:2:1: did not find expected key`},
+		{"in:\n  port: 1\n\n  # note\ntags:\n  - a\n  b: 2\n", `f:7:3: did not find expected '-' indicator`},
+		{"on: true\ntags: [a, b\nsize: 3\n", `f:2:7: the [ opened here is never closed with ]`},
+		{"on: true\nin: {port: 1\n", `f:2:5: the { opened here is never closed with }`},
+		{"on: true\nin:\n  name: 'web\n  port: 1\n", `f:3:9: the single quote opened here is never closed`},
+		{"on: true\nin: {name: \"a\\qb\"}\n", `f:2:14: \q is not an escape in a double-quoted value`},
+		{"on: true\nptr: *web\n", `f:2:6: alias *web names no anchor (&web) set above it`},
+		{"in:\n  port: 1\nname\n", `f:3:1: could not find expected ':'`},
 	} {
 		var d doc
 		_, err := Decode("f", []byte(c.in), &d)
