@@ -3,7 +3,9 @@ package firstboot
 import (
 	"cmp"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -113,12 +115,24 @@ func shareConsole(dir, top string, files []string, uid, self uint32, name string
 	if err := setACL(dir, uint16(di.Mode().Perm()>>6)&7, 0, 0, aclUser{uid, 7}); err != nil {
 		return fmt.Errorf("%s: cannot give %s write access (POSIX ACL): %w", dir, name, err)
 	}
+	// Only a file's owner (or root) may set its ACL.
+	me := uint32(os.Getuid())
 	for _, f := range files {
-		fd, err := os.OpenFile(f, os.O_CREATE|os.O_WRONLY, 0o600)
-		if err != nil {
+		fd, err := os.OpenFile(f, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		switch {
+		case err == nil:
+			fd.Close()
+		case !errors.Is(err, fs.ErrExist):
 			return err
 		}
-		fd.Close()
+		if fi, err := os.Stat(f); err != nil {
+			return err
+		} else if st, ok := fi.Sys().(*syscall.Stat_t); ok && me != 0 && st.Uid != me {
+			// A running domain's log: libvirt has chowned it to QEMU's
+			// user and gives it back when the domain stops; its ACL
+			// (set when it was ours) still lets the owner read it.
+			continue
+		}
 		users := []aclUser{{uid, 6}}
 		if self != 0 && self != uid {
 			users = append(users, aclUser{self, 6})

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
+	osexec "os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -113,5 +114,64 @@ func TestShareConsoleWithQEMUUser(t *testing.T) {
 	}
 	if _, err := syscall.Getxattr(filepath.Dir(state), "system.posix_acl_access", make([]byte, 64)); err == nil {
 		t.Error("an ACL above the state dir")
+	}
+}
+
+// As QEMU's user really: it may write its node's log and create a file in
+// console/, and may neither read the lab key nor list the state dir. Run
+// as root (as CI runs), which can switch to any uid with setpriv.
+func TestShareConsoleAccessAsQEMU(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to run a command as another uid (CI runs as root)")
+	}
+	setpriv, err := osexec.LookPath("setpriv")
+	if err != nil {
+		t.Fatalf("setpriv (util-linux) is not installed: %v", err)
+	}
+	base := t.TempDir()
+	// The temp dirs above the state dir are the test's: let anyone pass.
+	for d := base; d != filepath.Dir(os.TempDir()) && d != "/"; d = filepath.Dir(d) {
+		if strings.HasPrefix(d, os.TempDir()+string(filepath.Separator)) {
+			if err := os.Chmod(d, 0o711); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	state := filepath.Join(base, "state")
+	if err := os.MkdirAll(state, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	key := filepath.Join(state, "id_ed25519")
+	if err := os.WriteFile(key, []byte("secret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(state, "console")
+	log := filepath.Join(dir, "core-01.log")
+	const uid = 64055
+	if err := shareConsole(dir, state, []string{log}, uid, 0, "libvirt-qemu"); err != nil {
+		t.Fatal(err)
+	}
+	as := func(script string, args ...string) error {
+		c := osexec.Command(setpriv, append([]string{"--reuid", fmt.Sprint(uid), "--regid", fmt.Sprint(uid), "--clear-groups", "sh", "-c", script, "sh"}, args...)...)
+		out, err := c.CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		return nil
+	}
+	if err := as(`echo "[  OK  ] booted" >>"$1"`, log); err != nil {
+		t.Errorf("QEMU's user cannot write its log: %v", err)
+	}
+	if err := as(`: >"$1"`, filepath.Join(dir, "core-02.log")); err != nil {
+		t.Errorf("QEMU's user cannot create a log in console/: %v", err)
+	}
+	if err := as(`cat "$1"`, key); err == nil {
+		t.Error("QEMU's user can read the lab key")
+	}
+	if err := as(`ls "$1"`, state); err == nil {
+		t.Error("QEMU's user can list the state dir")
+	}
+	if b, err := os.ReadFile(log); err != nil || !strings.Contains(string(b), "booted") {
+		t.Errorf("log: %q %v", b, err)
 	}
 }
