@@ -70,12 +70,26 @@ func FuzzParseVersion(f *testing.F) {
 }
 
 func FuzzLineWriter(f *testing.F) {
-	addCaptured(f, "up-fake.csv", "up-fake-import-failure.csv")
+	addCaptured(f, "up-fake.csv", "up-fake-import-failure.csv", "up-fake-ip-timeout.csv.stderr")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var n int
 		lw := &lineWriter{machine: "core-01", out: func(string) io.Writer { return ioDiscard{&n} }}
 		_, _ = lw.Write(data)
 		lw.Flush()
+		if c := lw.Crash(); c != nil && c.Class == "" {
+			t.Fatalf("a crash without its class: %+v", c)
+		}
+	})
+}
+
+func FuzzParseCrash(f *testing.F) {
+	f.Add(string(testdata(f, "up-fake-ip-timeout.csv.stderr")))
+	f.Add(string(testdata(f, "up-fake.csv")))
+	f.Add("/a.rb:1:in `x': line one\nline two (Libvirt::Error)\n\tfrom /b.rb:2:in `y'\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		if c := ParseCrash(s); c != nil && (c.Class == "" || strings.Contains(c.Message, "\tfrom ")) {
+			t.Fatalf("ParseCrash(%q) = %+v", s, c)
+		}
 	})
 }
 
