@@ -156,6 +156,11 @@ func shareConsoles(s *State, res *render.Result) {
 	if _, err := firstboot.ShareConsoleWithQEMU(s.Lab.State.Join(labstate.ConsoleDir), s.Lab.State.Path, logs); err != nil {
 		fmt.Fprintf(s.Env.ErrOut, "note: %v; a node that does not boot may then show no console\n", err)
 	}
+	if user, dir, err := firstboot.QEMUBlockedAbove(s.Lab.State.Path); err == nil && dir != "" {
+		fmt.Fprintf(s.Env.ErrOut, "warning: libvirt's QEMU runs as %s, which may not pass through %s: it cannot open the files of this lab's state dir "+
+			"(a node's fw_cfg config, its console log); let it search that directory only (`setfacl -m u:%s:x %s`) or keep the lab elsewhere\n",
+			user, dir, user, dir)
+	}
 }
 
 // shareFwCfg lets libvirt's QEMU, which reads a node's fw_cfg config as

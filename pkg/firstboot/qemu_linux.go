@@ -147,6 +147,108 @@ func shareConsole(dir, top string, files []string, uid, self uint32, name string
 	return searchUpTo(filepath.Dir(dir), top, name, uid)
 }
 
+// QEMUBlockedAbove returns the first directory above top (the state dir)
+// that libvirt's QEMU user may not pass through, "" when it may pass
+// through all: QEMU opens a node's fw_cfg config (and may open its
+// console log) itself, by path, and search on the state dir alone is
+// not enough under a home directory of mode 0700.
+func QEMUBlockedAbove(top string) (user, dir string, err error) {
+	name, uid, err := qemuUser()
+	if err != nil {
+		return "", "", err
+	}
+	return name, blockedAbove(top, uid, qemuGroups(name)), nil
+}
+
+func qemuGroups(name string) []uint32 {
+	u, err := user.Lookup(name)
+	if err != nil {
+		return nil
+	}
+	ids, _ := u.GroupIds()
+	var out []uint32
+	for _, s := range ids {
+		if id, err := strconv.ParseUint(s, 10, 32); err == nil {
+			out = append(out, uint32(id))
+		}
+	}
+	return out
+}
+
+// blockedAbove walks from top's parent to the root and returns the first
+// directory uid (in groups gids) has no search permission on.
+func blockedAbove(top string, uid uint32, gids []uint32) string {
+	for dir := filepath.Dir(top); ; dir = filepath.Dir(dir) {
+		if !canSearch(dir, uid, gids) {
+			return dir
+		}
+		if parent := filepath.Dir(dir); parent == dir {
+			return ""
+		}
+	}
+}
+
+// canSearch applies the permission check the kernel makes for x on dir:
+// owner, then a named ACL entry (under the mask), then the group (the
+// owning group or a named one, under the mask), then others. A directory
+// that cannot be read is taken as passable: its owner knows better.
+func canSearch(dir string, uid uint32, gids []uint32) bool {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return true
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return true
+	}
+	mode := uint16(fi.Mode().Perm())
+	if uid == 0 {
+		return true
+	}
+	if st.Uid == uid {
+		return mode&0o100 != 0
+	}
+	b := make([]byte, 512)
+	n, err := syscall.Getxattr(dir, "system.posix_acl_access", b)
+	if err != nil || n < 4 {
+		if slices.Contains(gids, st.Gid) {
+			return mode&0o010 != 0
+		}
+		return mode&0o001 != 0
+	}
+	var mask uint16 = 7
+	var named *uint16
+	inGroup := false
+	var groupPerm uint16
+	for e := b[4:n]; len(e) >= 8; e = e[8:] {
+		tag, perm, id := binary.LittleEndian.Uint16(e), binary.LittleEndian.Uint16(e[2:])&7, binary.LittleEndian.Uint32(e[4:])
+		switch tag {
+		case 0x02: // ACL_USER
+			if id == uid {
+				p := perm
+				named = &p
+			}
+		case 0x04: // ACL_GROUP_OBJ
+			if slices.Contains(gids, st.Gid) {
+				inGroup, groupPerm = true, groupPerm|perm
+			}
+		case 0x08: // ACL_GROUP
+			if slices.Contains(gids, id) {
+				inGroup, groupPerm = true, groupPerm|perm
+			}
+		case 0x10: // ACL_MASK
+			mask = perm
+		}
+	}
+	switch {
+	case named != nil:
+		return *named&mask&1 != 0
+	case inGroup:
+		return groupPerm&mask&1 != 0
+	}
+	return mode&0o001 != 0
+}
+
 func qemuUser() (string, uint32, error) {
 	for _, n := range QEMUUsers {
 		u, err := user.Lookup(n)

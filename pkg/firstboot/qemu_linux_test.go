@@ -175,3 +175,44 @@ func TestShareConsoleAccessAsQEMU(t *testing.T) {
 		t.Errorf("log: %q %v", b, err)
 	}
 }
+
+// A home directory of mode 0700 above the state dir stops QEMU's user,
+// unless an ACL or its group lets it search; others' x lets it pass.
+func TestBlockedAbove(t *testing.T) {
+	base := t.TempDir()
+	for _, d := range []string{base, filepath.Dir(base)} {
+		if err := os.Chmod(d, 0o711); err != nil {
+			t.Fatal(err)
+		}
+	}
+	home := filepath.Join(base, "home")
+	state := filepath.Join(home, "lab", ".cododemo")
+	if err := os.MkdirAll(state, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(home, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	const uid = 64055
+	if got := blockedAbove(state, uid, nil); got != home {
+		t.Errorf("blocked at %q, want %q", got, home)
+	}
+	if err := setACL(home, 7, 0, 0, aclUser{uid, 1}); err != nil {
+		t.Fatal(err)
+	}
+	if got := blockedAbove(state, uid, nil); got != "" {
+		t.Errorf("with search by ACL: blocked at %q", got)
+	}
+	if err := setACL(home, 7, 0, 0, aclUser{uid + 1, 1}); err != nil {
+		t.Fatal(err)
+	}
+	if got := blockedAbove(state, uid, nil); got != home {
+		t.Errorf("another user's ACL entry: blocked at %q, want %q", got, home)
+	}
+	if err := os.Chmod(home, 0o751); err != nil { // a plain mode again
+		t.Fatal(err)
+	}
+	if got := blockedAbove(state, uid, nil); got != "" {
+		t.Errorf("o+x: blocked at %q", got)
+	}
+}
