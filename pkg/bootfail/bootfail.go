@@ -43,7 +43,9 @@ type Node struct {
 
 // Error is a run in which nodes did not come up.
 type Error struct {
-	Nodes []Node
+	// Failed says what did not happen: "did not come up".
+	Failed string
+	Nodes  []Node
 	// Log is the log file with Vagrant's full output, "" for none.
 	Log string
 	Err error
@@ -57,7 +59,7 @@ func (e *Error) Error() string {
 		if i > 0 {
 			b.WriteString("\n")
 		}
-		fmt.Fprintf(&b, "%s did not come up: %s\n", n.Name, n.Why)
+		fmt.Fprintf(&b, "%s %s: %s\n", n.Name, e.Failed, n.Why)
 		if n.Vagrant != "" {
 			fmt.Fprintf(&b, "  vagrant: %s\n", indent(n.Vagrant, "    "))
 		}
@@ -88,11 +90,17 @@ func (e *Error) Error() string {
 // (vagrant.NodeError); any other err is returned as it is. log is the
 // run's log file.
 func Explain(err error, stateDir, log string) error {
+	return ExplainAs(err, "did not come up", stateDir, log)
+}
+
+// ExplainAs is Explain for a run that does something else than bring
+// nodes up: failed says what did not happen ("did not halt").
+func ExplainAs(err error, failed, stateDir, log string) error {
 	nes := vagrant.NodeErrors(err)
 	if len(nes) == 0 {
 		return err
 	}
-	out := &Error{Log: log, Err: err}
+	out := &Error{Failed: failed, Log: log, Err: err}
 	for _, ne := range nes {
 		n := Node{Name: ne.Node, Reason: ne.Reason()}
 		var ve *vagrant.Error

@@ -4,11 +4,13 @@
 package lifecycle
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
 	"time"
 
+	"github.com/cododemo/cododemo/pkg/bootfail"
 	"github.com/cododemo/cododemo/pkg/exec"
 	"github.com/cododemo/cododemo/pkg/lab"
 	"github.com/cododemo/cododemo/pkg/nodeout"
@@ -81,8 +83,16 @@ func Run(ctx context.Context, o Options, verb string, run func(context.Context, 
 	set.Start(time.Second)
 	err = run(ctx, set.Output(), o.Names...)
 	_ = set.Close()
-	if err != nil {
-		return fmt.Errorf("%s: %w (full log: %s)", verb, err, logf.Name())
+	if err == nil {
+		return nil
 	}
-	return nil
+	// The node Vagrant stopped at, why, and its console when it was
+	// booting (reload); else Vagrant's error as it is.
+	if ex := bootfail.ExplainAs(err, cmp.Or(failed[verb], verb+" failed"), o.StateDir, logf.Name()); ex != err {
+		return ex
+	}
+	return fmt.Errorf("%s: %w (full log: %s)", verb, err, logf.Name())
 }
+
+// failed says what did not happen, per verb.
+var failed = map[string]string{"halt": "did not halt", "reload": "did not come back up", "destroy": "was not destroyed"}

@@ -189,18 +189,33 @@ func (d *Driver) BoxRemove(ctx context.Context, b Box) error {
 
 // Halt runs `vagrant halt` for names (all machines when empty).
 func (d *Driver) Halt(ctx context.Context, out Output, names ...string) error {
-	return d.stream(ctx, append([]string{"halt", "--machine-readable"}, names...), out)
+	return d.streamNodes(ctx, append([]string{"halt", "--machine-readable"}, names...), out)
 }
 
 // Reload runs `vagrant reload` (halt then up, without provisioning).
 func (d *Driver) Reload(ctx context.Context, out Output, names ...string) error {
-	return d.stream(ctx, append([]string{"reload", "--machine-readable"}, names...), out)
+	return d.streamNodes(ctx, append([]string{"reload", "--machine-readable"}, names...), out)
 }
 
 // Destroy runs `vagrant destroy --force`: in machine-readable mode Vagrant
 // cannot ask, so the confirmation is the caller's job.
 func (d *Driver) Destroy(ctx context.Context, out Output, names ...string) error {
-	return d.stream(ctx, append([]string{"destroy", "--force", "--machine-readable"}, names...), out)
+	return d.streamNodes(ctx, append([]string{"destroy", "--force", "--machine-readable"}, names...), out)
+}
+
+// streamNodes is stream for a verb Vagrant runs over machines one after
+// the other, stopping at the first that fails: that failure is a
+// *NodeError naming the machine Vagrant was last busy with.
+func (d *Driver) streamNodes(ctx context.Context, args []string, out Output) error {
+	lw := &lineWriter{out: out}
+	err := d.run(ctx, args, lw)
+	if err == nil || errors.Is(err, context.Canceled) {
+		return err
+	}
+	if m, p := lw.last(); m != "" {
+		return &NodeError{Node: m, Op: "vagrant " + args[0], Phase: p, Err: err}
+	}
+	return err
 }
 
 // stream runs a long vagrant command and hands its messages, one human
@@ -210,7 +225,11 @@ func (d *Driver) stream(ctx context.Context, args []string, out Output) error {
 }
 
 func (d *Driver) streamFor(ctx context.Context, args []string, machine string, out Output) error {
-	lw := &lineWriter{out: out, machine: machine}
+	return d.run(ctx, args, &lineWriter{out: out, machine: machine})
+}
+
+// run runs vagrant with its output through lw and classifies a failure.
+func (d *Driver) run(ctx context.Context, args []string, lw *lineWriter) error {
 	c := d.Cmd(args...)
 	// The error-exit record comes last; keep the tail of stdout for it.
 	tail := exec.NewTail(64 << 10)
@@ -236,6 +255,17 @@ type lineWriter struct {
 	// on: the rest is its message and backtrace, for the log only.
 	crashing bool
 	crash    []string // its first lines, for ParseCrash
+	// lastMachine is the machine of the latest record, lastPhase how far
+	// its messages say it came.
+	lastMachine string
+	lastPhase   Phase
+}
+
+// last returns the machine Vagrant was last busy with and its phase.
+func (w *lineWriter) last() (string, Phase) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.lastMachine, w.lastPhase
 }
 
 // maxCrashLines bounds the lines of a crash kept for its message.
@@ -304,12 +334,18 @@ func (w *lineWriter) route(line string) {
 		}
 		if r.Target != "" {
 			target = r.Target
+			if target != w.lastMachine {
+				w.lastMachine, w.lastPhase = target, PhaseStarting
+			}
 		}
 	}
 	for _, m := range msgs {
 		m = StripMachinePrefix(m, target)
 		if strings.TrimSpace(m) == "" {
 			continue
+		}
+		if p, ok := PhaseOf(m); ok && target != "" && target == w.lastMachine {
+			w.lastPhase = p
 		}
 		if w.onLine != nil {
 			w.onLine(target, m)

@@ -20,6 +20,7 @@ import (
 	osexec "os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -403,5 +404,26 @@ func TestRealUpCrashIsClassified(t *testing.T) {
 	}
 	if !strings.Contains(log.String(), "wait_for.rb:9:in `block in wait_for'") || !strings.Contains(log.String(), "\tfrom ") {
 		t.Errorf("the log lacks the backtrace:\n%s", log)
+	}
+}
+
+// A reload stops at the first node that does not boot again: the error
+// names that node, classified, with how far it came.
+func TestRealReloadNamesTheNode(t *testing.T) {
+	d := realDriver(t, "Vagrantfile.fake-provider", "CODODEMO_FAKE_NODES=core-01,core-02,core-03")
+	d.Provider = "cododemo_fake"
+	ctx := realCtx(t)
+	if err := d.Up(ctx, UpOptions{Provider: "cododemo_fake", Serial: true}); err != nil {
+		t.Fatal(err)
+	}
+	failing := *d
+	failing.Env = append(slices.Clone(d.Env), "CODODEMO_FAKE_FAIL=boot:core-02")
+	err := failing.Reload(ctx, nil)
+	nes := NodeErrors(err)
+	if len(nes) != 1 || nes[0].Node != "core-02" || nes[0].Op != "vagrant reload" || nes[0].Reason() != ReasonBootTimeout || nes[0].Phase != PhaseBoot {
+		t.Fatalf("reload: %v (node errors %+v)", err, nes)
+	}
+	if err := d.Halt(ctx, nil); err != nil {
+		t.Fatalf("halt: %v", err)
 	}
 }
