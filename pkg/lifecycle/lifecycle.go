@@ -95,4 +95,4 @@ func Run(ctx context.Context, o Options, verb string, run func(context.Context, 
 }
 
 // failed says what did not happen, per verb.
-var failed = map[string]string{"halt": "did not halt", "reload": "did not come back up", "destroy": "was not destroyed"}
+var failed = map[string]string{"halt": "did not halt", "reload": "did not come back up"}

@@ -200,12 +200,14 @@ func (d *Driver) Reload(ctx context.Context, out Output, names ...string) error 
 // Destroy runs `vagrant destroy --force`: in machine-readable mode Vagrant
 // cannot ask, so the confirmation is the caller's job.
 func (d *Driver) Destroy(ctx context.Context, out Output, names ...string) error {
-	return d.streamNodes(ctx, append([]string{"destroy", "--force", "--machine-readable"}, names...), out)
+	// Unlike halt and reload, destroy goes on past a failing machine and
+	// reports all failures at the end: no one node to name.
+	return d.stream(ctx, append([]string{"destroy", "--force", "--machine-readable"}, names...), out)
 }
 
 // streamNodes is stream for a verb Vagrant runs over machines one after
-// the other, stopping at the first that fails: that failure is a
-// *NodeError naming the machine Vagrant was last busy with.
+// the other, stopping at the first that fails (halt, reload): that
+// failure is a *NodeError naming the machine Vagrant was last busy with.
 func (d *Driver) streamNodes(ctx context.Context, args []string, out Output) error {
 	lw := &lineWriter{out: out}
 	err := d.run(ctx, args, lw)
