@@ -63,8 +63,49 @@ func TestForwardAgent(t *testing.T) {
 	if err != nil || res.ExitStatus == 0 {
 		t.Errorf("not forwarded, yet the node has an agent: %v exit %d %q", err, res.ExitStatus, res.Stdout)
 	}
-	if _, err := dial(t, c, n, sshx.Config{IdentityFile: c.IdentityFile, HostKeys: kh, ForwardAgent: true}); err == nil ||
-		!strings.Contains(err.Error(), "agent forwarding needs an SSH agent (SSH_AUTH_SOCK)") {
-		t.Errorf("forwarding without an agent: %v", err)
+}
+
+// TestForwardLabKey: with an identity file, -A forwards an in-process
+// agent holding only that key (the lab's), with no agent running on this
+// machine, and in preference to the user's agent; what the node does to
+// it lasts only as long as the connection.
+func TestForwardLabKey(t *testing.T) {
+	c := testnodes.Start(t, testnodes.Options{Nodes: 1, EtcdMembers: 1})
+	n := c.Nodes[0]
+	pemBytes, _ := os.ReadFile(c.IdentityFile)
+	signer, err := ssh.ParsePrivateKey(pemBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fp := ssh.FingerprintSHA256(signer.PublicKey())
+	kh := sshx.NewKnownHosts(c.KnownHostsPath)
+	run := func(cfg sshx.Config, cmd string) (string, int) {
+		cl, err := dial(t, c, n, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out strings.Builder
+		code, err := cl.Stream(context.Background(), cmd, nil, &out, &out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.String(), code
+	}
+	cfg := sshx.Config{IdentityFile: c.IdentityFile, HostKeys: kh, ForwardAgent: true}
+	out, code := run(cfg, "ssh-add -l")
+	if code != 0 || !strings.Contains(out, fp) || !strings.Contains(out, "cododemo: id_ed25519") || strings.Count(out, "SHA256:") != 1 {
+		t.Errorf("no agent on this machine: exit %d %q, want only the lab key %s", code, out, fp)
+	}
+	if out, code := run(cfg, "ssh-add -D"); code != 0 {
+		t.Errorf("ssh-add -D: exit %d %q", code, out)
+	}
+	if out, code := run(cfg, "ssh-add -l"); code != 0 || !strings.Contains(out, fp) {
+		t.Errorf("a new connection after ssh-add -D on the last: exit %d %q, want the lab key", code, out)
+	}
+	// A user's agent (here a socket that does not exist) is not what is
+	// forwarded when the lab key is there.
+	cfg.AgentSocket = filepath.Join(t.TempDir(), "no-agent.sock")
+	if out, code := run(cfg, "ssh-add -l"); code != 0 || !strings.Contains(out, "cododemo: id_ed25519") {
+		t.Errorf("with SSH_AUTH_SOCK set: exit %d %q, want the lab key", code, out)
 	}
 }

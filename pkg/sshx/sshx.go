@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -36,10 +37,14 @@ type Config struct {
 	InsecureIgnoreHostKey bool
 	// Timeout bounds the TCP connect plus the SSH handshake.
 	Timeout time.Duration
-	// ForwardAgent forwards the agent at AgentSocket to the node's
-	// sessions (ssh -A), so commands there (fleetctl journal of a unit on
-	// another machine) can log in onward with your keys. Anyone with root
-	// on the node can use them while the connection lasts.
+	// ForwardAgent gives the node's sessions an SSH agent (ssh -A), so
+	// commands there (fleetctl journal of a unit on another machine) can
+	// log in onward. The agent holds only the identity file's key (the
+	// lab's own), served in this process on this connection's forwarded
+	// channels; only without a usable identity file is the agent at
+	// AgentSocket forwarded instead. See forwardAgent for why. Anyone with
+	// root on the node can use the forwarded key while the connection
+	// lasts.
 	ForwardAgent bool
 }
 
@@ -137,19 +142,56 @@ func Dial(ctx context.Context, node, addr string, cfg Config) (*Client, error) {
 	_ = tcp.SetDeadline(time.Time{})
 	cl := &Client{Node: node, Addr: addr, conn: ssh.NewClient(c, chans, reqs)}
 	if cfg.ForwardAgent {
-		if cfg.AgentSocket == "" {
-			_ = cl.Close()
-			return fail(errors.New("agent forwarding needs an SSH agent (SSH_AUTH_SOCK)"))
-		}
-		// Each channel the node opens back is served by a fresh
-		// connection to the local agent.
-		if err := agent.ForwardToRemote(cl.conn, cfg.AgentSocket); err != nil {
+		if err := forwardAgent(cl.conn, cfg); err != nil {
 			_ = cl.Close()
 			return fail(fmt.Errorf("agent forwarding: %w", err))
 		}
 		cl.forwardAgent = true
 	}
 	return cl, nil
+}
+
+// forwardAgent serves the agent the node's sessions get. The identity
+// file's key comes first: on a lab it is the lab's own key, made for the
+// lab, which opens only the lab's nodes and which every node already
+// trusts, so forwarding it gives a node nothing it could not reach
+// anyway, and the user's other keys (their agent's) never reach a VM. It is held in this process and
+// served on the channels the node opens back over this one connection,
+// so no agent socket is made on this machine, it works when the user has
+// no agent running (macOS always sets SSH_AUTH_SOCK, often to an agent
+// that lacks the lab key), and it is gone when the connection closes.
+// Only when there is no usable identity file (none, or encrypted) is the
+// agent at AgentSocket forwarded, as OpenSSH's ssh -A does.
+func forwardAgent(conn *ssh.Client, cfg Config) error {
+	if raw, ok := plainKey(cfg.IdentityFile); ok {
+		kr := agent.NewKeyring()
+		if err := kr.Add(agent.AddedKey{PrivateKey: raw, Comment: "cododemo: " + filepath.Base(cfg.IdentityFile)}); err != nil {
+			return err
+		}
+		// A node may add, remove or lock keys in it: that changes only
+		// this connection's in-memory keyring, never anything on this
+		// machine.
+		return agent.ForwardToAgent(conn, kr)
+	}
+	if cfg.AgentSocket == "" {
+		return errors.New("needs an unencrypted identity file (the lab's key) or an SSH agent (SSH_AUTH_SOCK)")
+	}
+	// Each channel the node opens back is served by a fresh connection
+	// to the local agent.
+	return agent.ForwardToRemote(conn, cfg.AgentSocket)
+}
+
+// plainKey reads an unencrypted private key.
+func plainKey(path string) (any, bool) {
+	if path == "" {
+		return nil, false
+	}
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, false
+	}
+	raw, err := ssh.ParseRawPrivateKey(pem)
+	return raw, err == nil
 }
 
 // newSession opens a session, asking for agent forwarding when the client

@@ -92,7 +92,7 @@ the session breaks; 2 for usage or configuration errors.`,
 	o.AddFlags(cmd.Flags())
 	cmd.Flags().BoolVarP(&o.TTY, "tty", "t", false, "give CMD a remote terminal too (for full-screen programs such as top); needs a local terminal")
 	cmd.Flags().BoolVarP(&o.NoStdin, "no-stdin", "n", false, "do not forward stdin to CMD (for use in background jobs)")
-	cmd.Flags().BoolVarP(&o.ForwardAgent, "forward-agent", "A", false, "forward your SSH agent (SSH_AUTH_SOCK) to the node, so fleetctl there can reach other nodes; root on the node can use your keys meanwhile")
+	cmd.Flags().BoolVarP(&o.ForwardAgent, "forward-agent", "A", false, "give the node an agent holding the lab key (your SSH_AUTH_SOCK agent only when the node has no identity file), so fleetctl there can reach the other nodes; root on the node can use that key meanwhile")
 	return cmd
 }
 
