@@ -141,6 +141,31 @@ func (k *KnownHosts) Algorithms(addr string) []string {
 	return out
 }
 
+// Pinned returns the host keys pinned for addr (host:port), in file
+// order; none when addr is not pinned or the file does not exist.
+func (k *KnownHosts) Pinned(addr string) ([]ssh.PublicKey, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if _, err := os.Stat(k.Path); errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	cb, err := knownhosts.New(k.Path)
+	if err != nil {
+		return nil, fmt.Errorf("known_hosts %s: %w", k.Path, err)
+	}
+	// A throwaway key never matches: the KeyError lists what is pinned.
+	err = cb(addr, fakeAddr(addr), probeKey{})
+	var ke *knownhosts.KeyError
+	if !errors.As(err, &ke) {
+		return nil, nil
+	}
+	var out []ssh.PublicKey
+	for _, w := range ke.Want {
+		out = append(out, w.Key)
+	}
+	return out, nil
+}
+
 func algorithmsFor(keyType string) []string {
 	if keyType == ssh.KeyAlgoRSA {
 		return []string{ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256, ssh.KeyAlgoRSA}
