@@ -57,6 +57,12 @@ func TestStrictErrors(t *testing.T) {
 		"null string":       {head + "  - run:\n", `x.yaml:4:5: step "step 1": want exactly one of run`},
 		"tab":               {"id: x\n\tsource: E1\n", `x.yaml:2`},
 		"second document":   {head + "  - run: a\n---\nid: y\n", `x.yaml:5:1: a second YAML document starts here`},
+		"agent typo":        {head + "  - run: a\n    agnet: true\n", `x.yaml:5:5: steps.0.agnet: unknown key; did you mean agent?`},
+		"agent not bool":    {head + "  - run: a\n    agent: please\n", `x.yaml:5:12: steps.0.agent: "please" is not true or false`},
+		"agent on http":     {head + "  - http: {url: 'http://x'}\n    agent: true\n", `x.yaml:4:5: step "step 1": agent: only for a command on a node (run, etcd, fleet), not http or lab`},
+		"agent on lab":      {head + "  - {lab: halt, on: node 1, agent: true}\n", `agent: only for a command on a node`},
+		"bad not unit":      {head + "  - run: a\n    on: \"not unit [\"\n", `on: "not unit [": bad unit pattern "["`},
+		"not unit, no glob": {head + "  - run: a\n    on: not unit\n", `on: "not unit": want host, all, node N, a node name, unit GLOB, not unit GLOB or @name`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := Parse("x.yaml", []byte(tc.doc))
@@ -110,5 +116,30 @@ func TestOverrideDirectory(t *testing.T) {
 	}
 	if _, err := Load(filepath.Join(dir, "missing")); err == nil {
 		t.Error("missing dir: no error")
+	}
+}
+
+// TestAgentStepDecodes: agent: true and on: not unit GLOB are read as
+// written, and the built-in E14 has its step from another node.
+func TestAgentStepDecodes(t *testing.T) {
+	ex, err := Parse("a.yaml", []byte("id: a\nsource: E14\nsteps:\n  - {name: j, on: not unit web@8081.service, agent: true, run: fleetctl journal web@8081.service}\n  - {name: k, run: hostname}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ex.Steps[0].Agent || ex.Steps[1].Agent {
+		t.Errorf("agent: %v %v, want true false", ex.Steps[0].Agent, ex.Steps[1].Agent)
+	}
+	if tg, err := parseTarget(ex.Steps[0].On); err != nil || tg.kind != "notunit" || tg.glob != "web@8081.service" {
+		t.Errorf("on: %+v %v", tg, err)
+	}
+	e14 := builtIn(t, "unit-journal")
+	var s *Step
+	for i := range e14.Steps {
+		if e14.Steps[i].Name == "journal from another node" {
+			s = &e14.Steps[i]
+		}
+	}
+	if s == nil || !s.Agent || s.On != "not unit web@8081.service" || !strings.Contains(s.Run, "fleetctl journal --lines 20 web@8081.service") {
+		t.Errorf("E14's step from another node: %+v", s)
 	}
 }

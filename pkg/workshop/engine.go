@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cododemo/cododemo/pkg/fleettrust"
 	"github.com/cododemo/cododemo/pkg/health"
 	"github.com/cododemo/cododemo/pkg/sshx"
 )
@@ -59,12 +60,22 @@ type Options struct {
 type Engine struct {
 	Cluster *Cluster
 	Conn    health.Connector
-	Lab     Lab
-	Opts    Options
+	// AgentConn dials the nodes for agent steps: connections that
+	// forward an agent holding the lab's key (sshx.Config.ForwardAgent).
+	// nil: agent steps fail saying so.
+	AgentConn health.Connector
+	// HostKeys are the pinned host keys an agent step gives fleetctl on
+	// its node (pkg/fleettrust). nil (host keys not checked): agent
+	// steps fail saying so.
+	HostKeys *sshx.KnownHosts
+	Lab      Lab
+	Opts     Options
 
 	mu       sync.Mutex
 	sessions map[string]health.Session
-	outMu    sync.Mutex
+	// trusted are the nodes whose fleetctl was given the pinned keys.
+	trusted map[string]bool
+	outMu   sync.Mutex
 }
 
 func (e *Engine) defaults() {
@@ -86,6 +97,9 @@ func (e *Engine) defaults() {
 	if e.sessions == nil {
 		e.sessions = map[string]health.Session{}
 	}
+	if e.trusted == nil {
+		e.trusted = map[string]bool{}
+	}
 }
 
 // Close closes the sessions the engine opened.
@@ -100,9 +114,22 @@ func (e *Engine) Close() {
 	}
 }
 
-func (e *Engine) session(ctx context.Context, name string) (health.Session, error) {
+// agentKey is the sessions key of a node's agent-forwarding connection.
+func agentKey(name string) string { return name + " (agent)" }
+
+// session returns the node's connection; with agent, the one that
+// forwards the lab-key agent, kept apart so that only agent steps' sessions
+// have an agent on the node.
+func (e *Engine) session(ctx context.Context, name string, agent bool) (health.Session, error) {
+	key, conn := name, e.Conn
+	if agent {
+		key, conn = agentKey(name), e.AgentConn
+		if conn == nil {
+			return nil, errors.New("this step needs an SSH agent forwarded to the node, and this run has none")
+		}
+	}
 	e.mu.Lock()
-	s, ok := e.sessions[name]
+	s, ok := e.sessions[key]
 	e.mu.Unlock()
 	if ok {
 		return s, nil
@@ -113,27 +140,73 @@ func (e *Engine) session(ctx context.Context, name string) (health.Session, erro
 	}
 	cctx, cancel := context.WithTimeout(ctx, e.Opts.Timeout)
 	defer cancel()
-	s, err := e.Conn.Connect(cctx, n)
+	s, err := conn.Connect(cctx, n)
 	if err != nil {
 		return nil, err
 	}
 	e.mu.Lock()
-	e.sessions[name] = s
+	e.sessions[key] = s
 	e.mu.Unlock()
 	return s, nil
 }
 
-// drop forgets a node's session after a transport error or a halt, so
+// drop forgets a node's sessions after a transport error or a halt, so
 // the next use dials again.
 func (e *Engine) drop(name string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if s, ok := e.sessions[name]; ok {
-		if c, ok := s.(io.Closer); ok {
-			_ = c.Close()
+	for _, key := range []string{name, agentKey(name)} {
+		if s, ok := e.sessions[key]; ok {
+			if c, ok := s.(io.Closer); ok {
+				_ = c.Close()
+			}
+			delete(e.sessions, key)
 		}
-		delete(e.sessions, name)
 	}
+	delete(e.trusted, name)
+}
+
+// trustFleet writes fleetctl's known_hosts on node (pkg/fleettrust), once
+// per run and node, before an agent step there: fleetctl journal of a
+// unit elsewhere checks that machine's host key against it. A node not
+// pinned yet is contacted first, so its key is pinned here (on first
+// contact) before it is handed on.
+func (e *Engine) trustFleet(ctx context.Context, node string) error {
+	e.mu.Lock()
+	done := e.trusted[node]
+	e.mu.Unlock()
+	if done {
+		return nil
+	}
+	if e.HostKeys == nil {
+		return errors.New("fleetctl on the node needs the lab's pinned host keys, and host keys are not checked in this run")
+	}
+	for _, n := range e.Cluster.Inv.Nodes {
+		if keys, _ := e.HostKeys.Pinned(n.SSH.Addr()); len(keys) == 0 {
+			// A node that does not answer stays unpinned and is named below.
+			_, _ = e.session(ctx, n.Name, false)
+		}
+	}
+	cmd, missing, err := fleettrust.Command(e.Cluster.Inv, e.HostKeys)
+	if err != nil {
+		return fmt.Errorf("fleetctl's known_hosts for %s: %w", node, err)
+	}
+	if len(missing) > 0 {
+		e.printf("   note: no pinned host key for %s: fleetctl on %s will not log in there\n", strings.Join(missing, ", "), node)
+	}
+	cctx, cancel := context.WithTimeout(ctx, e.Opts.Timeout)
+	defer cancel()
+	o := e.remote(cctx, node, cmd, false, false)
+	if o.err == nil && o.exit != 0 {
+		o.err = fmt.Errorf("exit %d%s", o.exit, stderrNote(o))
+	}
+	if o.err != nil {
+		return fmt.Errorf("write fleetctl's known_hosts (%s) on %s: %w", fleettrust.File, node, o.err)
+	}
+	e.mu.Lock()
+	e.trusted[node] = true
+	e.mu.Unlock()
+	return nil
 }
 
 func (e *Engine) printf(format string, args ...any) {
@@ -510,7 +583,13 @@ func (e *Engine) attempt(ctx context.Context, ex *Exercise, st *state, s *Step, 
 			defer wg.Done()
 			cctx, cancel := context.WithTimeout(ctx, timeout)
 			defer cancel()
-			outs[i] = e.remote(cctx, n.Name, cmd, echo && len(nodes) == 1)
+			if s.Agent {
+				if err := e.trustFleet(cctx, n.Name); err != nil {
+					outs[i] = output{node: n.Name, err: fmt.Errorf("%s: %w", n.Name, err)}
+					return
+				}
+			}
+			outs[i] = e.remote(cctx, n.Name, cmd, echo && len(nodes) == 1, s.Agent)
 			if outs[i].err == nil && post != nil {
 				var parsed bool
 				outs[i].lines, outs[i].raw, parsed = post(outs[i].raw)
@@ -533,10 +612,11 @@ func indentCont(cmd string) string {
 	return strings.ReplaceAll(strings.TrimRight(cmd, "\n"), "\n", "\n  ")
 }
 
-// remote runs cmd on node, streaming its output when live is set.
-func (e *Engine) remote(ctx context.Context, node, cmd string, live bool) output {
+// remote runs cmd on node, streaming its output when live is set; with
+// agent, on the connection that forwards the lab-key agent.
+func (e *Engine) remote(ctx context.Context, node, cmd string, live, agent bool) output {
 	o := output{node: node}
-	sess, err := e.session(ctx, node)
+	sess, err := e.session(ctx, node, agent)
 	if err != nil {
 		o.err = fmt.Errorf("%s: cannot log in: %w", node, err)
 		return o
@@ -847,7 +927,7 @@ func (e *Engine) targets(ctx context.Context, st *state, on, phase string) ([]No
 	var lastErr error
 	for _, n := range c.Nodes {
 		cctx, cancel := context.WithTimeout(ctx, e.Opts.Timeout)
-		o := e.remote(cctx, n.Name, cmdFleetUnitsMachines, false)
+		o := e.remote(cctx, n.Name, cmdFleetUnitsMachines, false, false)
 		cancel()
 		if o.err != nil || o.exit != 0 {
 			lastErr = o.err
@@ -861,6 +941,17 @@ func (e *Engine) targets(ctx context.Context, st *state, on, phase string) ([]No
 			if u.active == "active" {
 				runs[u.ip] = append(runs[u.ip], u.unit)
 			}
+		}
+		matches := func(us []string, glob string) bool {
+			return slices.ContainsFunc(us, func(u string) bool { ok, _ := path.Match(glob, u); return ok })
+		}
+		if t.kind == "notunit" {
+			for _, m := range c.Nodes {
+				if !matches(runs[m.IP], t.glob) {
+					return []Node{m}, nil
+				}
+			}
+			return nil, fmt.Errorf("every node runs an active %s (per fleetctl on %s)", t.glob, n.Name)
 		}
 		for _, m := range c.Nodes {
 			us := runs[m.IP]
@@ -885,7 +976,7 @@ func (e *Engine) diagnoseEtcd(ctx context.Context) string {
 	cmd := health.AtEndpoints(e.Cluster.Inv.EtcdClientURLs(), etcdctl+" endpoint health -w json")
 	for _, n := range e.Cluster.Nodes {
 		cctx, cancel := context.WithTimeout(ctx, e.Opts.Timeout)
-		o := e.remote(cctx, n.Name, cmd, false)
+		o := e.remote(cctx, n.Name, cmd, false, false)
 		cancel()
 		if o.err != nil {
 			continue

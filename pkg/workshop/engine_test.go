@@ -42,7 +42,7 @@ func etcdGet(t *testing.T, c *testnodes.Cluster, n *testnodes.Node, key string) 
 	t.Helper()
 	e := engine(t, c, nil)
 	e.defaults()
-	o := e.remote(context.Background(), n.Name, "etcdctl get --print-value-only "+key, false)
+	o := e.remote(context.Background(), n.Name, "etcdctl get --print-value-only "+key, false, false)
 	if o.err != nil || o.exit != 0 {
 		t.Fatalf("etcdctl get on %s: %v exit %d %s", n.Name, o.err, o.exit, o.stderr)
 	}
@@ -167,7 +167,7 @@ func TestCheckAndReset(t *testing.T) {
 		t.Fatalf("fresh cluster: reached %d: %+v", reached, results)
 	}
 	e.defaults()
-	if o := e.remote(context.Background(), "core-01", "etcdctl put mykey 'this is awesome'", false); o.exit != 0 {
+	if o := e.remote(context.Background(), "core-01", "etcdctl put mykey 'this is awesome'", false, false); o.exit != 0 {
 		t.Fatal(o.stderr)
 	}
 	if reached, results = e.Check(context.Background(), ex); reached != 3 {

@@ -87,7 +87,8 @@ type Step struct {
 	Say string `yaml:"say"`
 	// On says where: "node 2", "all", a node name, "host", "unit GLOB"
 	// (the node running a fleet unit; "unit GLOB !OTHER" one that does
-	// not also run OTHER), or "@name" for nodes an earlier step named with as.
+	// not also run OTHER), "not unit GLOB" (a node that does not run it),
+	// or "@name" for nodes an earlier step named with as.
 	On string `yaml:"on"`
 	// Exactly one of Run, HTTP, Etcd, Fleet or Lab.
 	Run   string     `yaml:"run"`
@@ -110,6 +111,12 @@ type Step struct {
 	// Capture keeps the trimmed output as {{ .Vars.name }}.
 	Capture    string `yaml:"capture"`
 	Disruptive bool   `yaml:"disruptive"`
+	// Agent runs the command with an SSH agent forwarded to the node,
+	// holding the lab's key, as `cododemo ssh -A` does, and with the
+	// node's fleetctl trusting the lab's pinned host keys: for commands
+	// that log in onward from the node (fleetctl journal of a unit on
+	// another machine).
+	Agent bool `yaml:"agent"`
 }
 
 // HTTPStep is a request from the host.
@@ -403,6 +410,9 @@ func (s *Step) validate(e *Exercise, group string) error {
 	}
 	if group == "checkpoint" && (s.Lab != "" || s.Capture != "" || s.As != "") {
 		return s.Pos.Errorf("checkpoint %q: checkpoints only read: no lab, capture or as", s.Name)
+	}
+	if s.Agent && (s.HTTP != nil || s.Lab != "") {
+		return s.Pos.Errorf("%s %q: agent: only for a command on a node (run, etcd, fleet), not http or lab", group, s.Name)
 	}
 	if s.Lab != "" && s.Lab != "halt" && s.Lab != "up" {
 		return s.Pos.Errorf("step %q: lab %q: want halt or up", s.Name, s.Lab)

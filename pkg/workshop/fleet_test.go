@@ -67,12 +67,21 @@ func TestFleetTargetsAndAssertions(t *testing.T) {
 		"unit web@*.service":             "core-01",
 		"unit web@*.service !lb.service": "core-02",
 		"unit web@8082.service":          "core-02",
+		"not unit web@8081.service":      "core-02",
+		"not unit lb.service":            "core-02",
+		"not unit web@*.service":         "core-03", // web@8083 is not active
 	} {
 		nodes, err := e.targets(context.Background(), st, on, PhaseStep)
 		if err != nil || len(nodes) != 1 || nodes[0].Name != want {
 			t.Errorf("%s: %v %v, want %s", on, nodes, err, want)
 		}
 	}
+	units := ff.units
+	ff.units += "x.service\tactive\tcccc3333/10.0.0.13\n"
+	if _, err := e.targets(context.Background(), st, "not unit *.service", PhaseStep); err == nil || !strings.Contains(err.Error(), "every node runs an active *.service") {
+		t.Errorf("no node without a unit: %v", err)
+	}
+	ff.units = units
 	if _, err := e.targets(context.Background(), st, "unit web@8083.service", PhaseStep); err == nil || !strings.Contains(err.Error(), "no node runs an active web@8083.service") {
 		t.Errorf("inactive unit: %v", err)
 	}

@@ -146,6 +146,9 @@ func (c *Cluster) where(st *state, s *Step) (string, []Node) {
 			p = placeholder("a node running " + t.glob + " but not " + strings.Join(t.not, ", "))
 		}
 		return "on " + p.Name + " (`fleetctl list-units` shows which)", []Node{p}
+	case "notunit":
+		p := placeholder("a node not running " + t.glob)
+		return "on " + p.Name + " (`fleetctl list-units` shows which)", []Node{p}
 	case "named":
 		if ns := st.named[t.name]; len(ns) > 0 {
 			return "on " + ns[0].Name, ns
@@ -202,6 +205,10 @@ func (c *Cluster) WriteHandout(w io.Writer, ex *Exercise, md bool) error {
 		}
 		if s.Say != "" {
 			fmt.Fprintf(&b, "%s\n\n", strings.TrimSpace(s.Say))
+		}
+		if s.Agent {
+			fmt.Fprintf(&b, "Log in with `cododemo ssh -A %s`: it forwards an agent holding the lab's key, which\n"+
+				"fleetctl there uses to log in onward (root on the node could use it while you are logged in).\n\n", nodes[0].Name)
 		}
 		seen := map[string]bool{}
 		var cmds []string

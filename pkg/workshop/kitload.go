@@ -110,7 +110,7 @@ func (e *Engine) loadKitOn(ctx context.Context, node string, kits map[string][]b
 	arch := ""
 	if _, single := kits[""]; !single {
 		cctx, cancel := context.WithTimeout(ctx, e.Opts.Timeout)
-		o := e.remote(cctx, node, cmdArch, false)
+		o := e.remote(cctx, node, cmdArch, false, false)
 		cancel()
 		if o.err != nil {
 			sr.Message = o.err.Error()
@@ -122,7 +122,7 @@ func (e *Engine) loadKitOn(ctx context.Context, node string, kits map[string][]b
 			return sr
 		}
 	}
-	sess, err := e.session(ctx, node)
+	sess, err := e.session(ctx, node, false)
 	if err != nil {
 		sr.Message = fmt.Sprintf("%s: cannot log in: %v", node, err)
 		return sr
@@ -148,7 +148,7 @@ func (e *Engine) loadKitOn(ctx context.Context, node string, kits map[string][]b
 	want := tags[arch]
 	cctx2, cancel2 := context.WithTimeout(ctx, e.Opts.Timeout)
 	defer cancel2()
-	o := e.remote(cctx2, node, "docker image inspect --format '{{.Id}}' "+strings.Join(want, " "), false)
+	o := e.remote(cctx2, node, "docker image inspect --format '{{.Id}}' "+strings.Join(want, " "), false, false)
 	if o.err != nil || o.exit != 0 {
 		sr.Message = fmt.Sprintf("%s: after docker load, the images are not all there: %s%s", node, strings.Join(want, " "), stderrNote(o))
 		return sr

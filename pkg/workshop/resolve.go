@@ -72,7 +72,7 @@ func (c *Cluster) byAddress(ip string) (Node, bool) {
 
 // target is a parsed `on:`.
 type target struct {
-	kind  string // host, all, index, name, unit, named
+	kind  string // host, all, index, name, unit, notunit, named
 	index int
 	name  string
 	glob  string
@@ -92,6 +92,11 @@ func parseTarget(s string) (target, error) {
 			return target{}, fmt.Errorf("%q: want node N with N from 1", s)
 		}
 		return target{kind: "index", index: i}, nil
+	case f[0] == "not" && len(f) == 3 && f[1] == "unit":
+		if _, err := path.Match(f[2], ""); err != nil {
+			return target{}, fmt.Errorf("%q: bad unit pattern %q", s, f[2])
+		}
+		return target{kind: "notunit", glob: f[2]}, nil
 	case f[0] == "unit" && len(f) >= 2:
 		t := target{kind: "unit", glob: f[1]}
 		for _, x := range f[2:] {
@@ -112,7 +117,7 @@ func parseTarget(s string) (target, error) {
 	case len(f) == 1:
 		return target{kind: "name", name: s}, nil
 	}
-	return target{}, fmt.Errorf("%q: want host, all, node N, a node name, unit GLOB or @name", s)
+	return target{}, fmt.Errorf("%q: want host, all, node N, a node name, unit GLOB, not unit GLOB or @name", s)
 }
 
 // data is what a template sees.

@@ -101,13 +101,22 @@ func (o *Options) target(cmd *cobra.Command, f *cmdutil.Factory) (*sshtarget.Nod
 // engine wires an engine to the target; close it after use.
 func (o *Options) engine(cmd *cobra.Command, f *cmdutil.Factory, t *sshtarget.Nodes) (*workshop.Engine, func()) {
 	conn := o.Connector
+	var agentConn health.Connector
 	closeConn := func() {}
 	if conn == nil {
 		sc := t.Connector()
-		conn, closeConn = sc, sc.Close
+		// Agent steps get connections of their own that forward an agent
+		// holding the lab key (as `cododemo ssh -A`), so no other step's
+		// session has an agent on the node.
+		ac := &health.SSHConnector{Base: t.Base}
+		ac.Base.ForwardAgent = true
+		conn, agentConn, closeConn = sc, ac, func() { sc.Close(); ac.Close() }
 	}
-	e := &workshop.Engine{Cluster: workshop.NewCluster(t.Inv), Conn: conn, Lab: o.Lab,
+	e := &workshop.Engine{Cluster: workshop.NewCluster(t.Inv), Conn: conn, AgentConn: agentConn, Lab: o.Lab,
 		Opts: workshop.Options{Timeout: o.Timeout}}
+	if !t.Base.InsecureIgnoreHostKey {
+		e.HostKeys = t.Base.HostKeys
+	}
 	if e.Lab == nil && t.Lab != nil {
 		e.Lab = &selfLab{runner: f.Runner, config: f.ConfigPath(cmd), dir: f.WorkDir, out: o.IO.ErrOut}
 	}
