@@ -102,6 +102,18 @@ func TestForwardLabKey(t *testing.T) {
 	if out, code := run(cfg, "ssh-add -l"); code != 0 || !strings.Contains(out, fp) {
 		t.Errorf("a new connection after ssh-add -D on the last: exit %d %q, want the lab key", code, out)
 	}
+	// sshd grants forwarding once per connection; every session of it
+	// has the agent.
+	cl, err := dial(t, c, n, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		res, err := cl.Run(context.Background(), "ssh-add -l")
+		if err != nil || res.ExitStatus != 0 || !strings.Contains(string(res.Stdout), fp) {
+			t.Errorf("session %d on one connection: %v exit %d %q %q", i+1, err, res.ExitStatus, res.Stdout, res.Stderr)
+		}
+	}
 	// A user's agent (here a socket that does not exist) is not what is
 	// forwarded when the lab key is there.
 	cfg.AgentSocket = filepath.Join(t.TempDir(), "no-agent.sock")

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -53,8 +54,10 @@ type Client struct {
 	Node string
 	Addr string
 	conn *ssh.Client
-	// forwardAgent asks every session for agent forwarding.
+	// forwardAgent asks for agent forwarding (see newSession).
 	forwardAgent bool
+	agentMu      sync.Mutex
+	agentGranted bool
 }
 
 // Result is what a remote command did.
@@ -195,16 +198,26 @@ func plainKey(path string) (any, bool) {
 }
 
 // newSession opens a session, asking for agent forwarding when the client
-// forwards the agent.
+// forwards the agent. OpenSSH's sshd grants that once per connection
+// ("authentication forwarding requested twice" otherwise) and then gives
+// every later session of the connection the same SSH_AUTH_SOCK, so only
+// the first session asks; later ones wait until it has its answer, so no
+// command starts before the node has the agent.
 func (c *Client) newSession() (*ssh.Session, error) {
+	if !c.forwardAgent {
+		return c.conn.NewSession()
+	}
+	c.agentMu.Lock()
+	defer c.agentMu.Unlock()
 	s, err := c.conn.NewSession()
-	if err != nil || !c.forwardAgent {
+	if err != nil || c.agentGranted {
 		return s, err
 	}
 	if err := agent.RequestAgentForwarding(s); err != nil {
 		_ = s.Close()
 		return nil, fmt.Errorf("agent forwarding: %w", err)
 	}
+	c.agentGranted = true
 	return s, nil
 }
 

@@ -69,6 +69,16 @@ func TestAgentStepLogsInOnward(t *testing.T) {
 	if s := step(true, ""); s.Status != health.Pass {
 		t.Errorf("agent step again: %+v", s)
 	}
+	// Two agent steps (or two tries) on one node share its connection:
+	// sshd forwards the agent once per connection, and both have it.
+	two, err := Parse("c.yaml", []byte(fmt.Sprintf("id: c\nsource: new\nsteps:\n  - {name: one, on: node 1, agent: true, run: ssh-add -l}\n"+
+		"  - name: two\n    on: node 1\n    agent: true\n    run: |-\n      %s\n    expect: {contains: 'on %s'}\n", onward, n2.Root)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := newEngine().Run(context.Background(), two); res.Status != health.Pass {
+		t.Errorf("two agent steps on one connection: %+v", res.Steps)
+	}
 
 	// A run with no agent to forward, or no pinned keys, says so.
 	ex, err := Parse("b.yaml", []byte("id: b\nsource: new\nsteps:\n  - {name: onward, on: node 1, agent: true, run: hostname}\n"))

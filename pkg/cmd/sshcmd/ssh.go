@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cododemo/cododemo/pkg/cmdutil"
+	"github.com/cododemo/cododemo/pkg/fleettrust"
 	"github.com/cododemo/cododemo/pkg/sshtarget"
 	"github.com/cododemo/cododemo/pkg/sshx"
 )
@@ -58,6 +59,12 @@ script (like "ssh -T").
 With CMD: runs it (words joined with spaces, as OpenSSH does), streams
 its output, and exits with its exit status. Flags go before NODE;
 everything after NODE is the command.
+
+With -A the node gets an agent holding the lab's key (served by this
+process on this connection only; your own agent only when the node has
+no identity file), and fleetctl there is given the lab's pinned host keys
+(~/.fleetctl/known_hosts), so fleetctl journal of a unit on another node
+works. Root on the node can use the forwarded key while you are logged in.
 
 Exit status: the remote command's; 255 when the node cannot be reached or
 the session breaks; 2 for usage or configuration errors.`,
@@ -111,6 +118,9 @@ func run(ctx context.Context, o *Options, nodes *sshtarget.Nodes) error {
 		return &cmdutil.SilentError{Code: ExitConnect}
 	}
 	defer client.Close()
+	if o.ForwardAgent {
+		trustFleet(ctx, o.IO.ErrOut, nodes, found[0].Name, client)
+	}
 	code, err := session(ctx, o, client)
 	if err != nil {
 		fmt.Fprintln(o.IO.ErrOut, "Error:", err)
@@ -120,6 +130,31 @@ func run(ctx context.Context, o *Options, nodes *sshtarget.Nodes) error {
 		return &cmdutil.SilentError{Code: code}
 	}
 	return nil
+}
+
+// trustFleet writes the node's fleetctl known_hosts with the lab's pinned
+// host keys (pkg/fleettrust) before an -A session, so fleetctl journal
+// there can log in to the unit's machine. A failure is a warning: the
+// session itself does not need it.
+func trustFleet(ctx context.Context, errOut io.Writer, nodes *sshtarget.Nodes, node string, client *sshx.Client) {
+	if nodes.Base.InsecureIgnoreHostKey || nodes.Base.HostKeys == nil {
+		return
+	}
+	cmd, missing, err := fleettrust.Command(nodes.Inv, nodes.Base.HostKeys)
+	if len(missing) > 0 {
+		fmt.Fprintf(errOut, "warning: no pinned host key for %s yet (`cododemo verify` pins them): fleetctl on %s will not log in there\n", strings.Join(missing, ", "), node)
+	}
+	if err != nil {
+		fmt.Fprintf(errOut, "warning: fleetctl on %s: %v\n", node, err)
+		return
+	}
+	res, err := client.Run(ctx, cmd)
+	if err == nil && res.ExitStatus != 0 {
+		err = fmt.Errorf("exit %d: %s", res.ExitStatus, strings.TrimSpace(string(res.Stderr)))
+	}
+	if err != nil {
+		fmt.Fprintf(errOut, "warning: could not write fleetctl's known_hosts (%s) on %s: %v\n", fleettrust.File, node, err)
+	}
 }
 
 // sessionRunner is the part of *sshx.Client a session needs.
