@@ -4,7 +4,8 @@
 # user with sudo whose key comes from first-boot Ignition read from fw_cfg
 # opt/org.flatcar-linux/config, OpenSSH, systemd, systemd-networkd (DHCP client
 # id from the MAC), an etcd-member.service configured by ETCD_* drop-ins,
-# etcdctl, and an empty /etc/machine-id. Docker is not included.
+# etcdctl, Docker (Debian's docker.io, socket-activated as on Flatcar), and an
+# empty /etc/machine-id.
 #
 #   build-box.sh [ignition|stable]
 #
@@ -189,6 +190,7 @@ pkgs=(
 	linux-image-amd64 initramfs-tools
 	openssh-server sudo iproute2 iputils-ping procps less ca-certificates isc-dhcp-client
 	etcd-server etcd-client
+	docker.io
 )
 # The stable path's units fetch fleet and etcd with curl, as on Flatcar.
 [[ $flavour == stable ]] && pkgs+=(curl)
@@ -220,11 +222,18 @@ rm -f "$root/etc/apt/sources.list" "$root"/etc/apt/sources.list.d/*
 
 # core: the login user, as on Flatcar (uid 500), no password, sudo without one.
 chroot "$root" groupadd -g 500 core
-chroot "$root" useradd -u 500 -g core -G sudo -m -s /bin/bash core
+# In the docker group, as on Flatcar, so the workshop's docker commands run
+# as core.
+chroot "$root" useradd -u 500 -g core -G sudo,docker -m -s /bin/bash core
 chroot "$root" passwd -l core >/dev/null
 
 # Debian's own etcd.service must never start: etcd-member.service is the one.
 chroot "$root" systemctl mask etcd.service
+# Docker as Flatcar ships it: docker.socket listens, docker.service starts
+# only when asked (a lab with docker.enabled enables it). Debian's package
+# enables the service itself.
+chroot "$root" systemctl disable docker.service containerd.service >/dev/null 2>&1
+chroot "$root" systemctl enable docker.socket >/dev/null 2>&1
 if [[ $flavour == ignition ]]; then
 	chroot "$root" systemctl enable systemd-networkd.service cododemo-firstboot.service ssh.service >/dev/null 2>&1
 else
@@ -256,7 +265,7 @@ TIMEOUT 0
 LABEL linux
   LINUX $kernel
   INITRD $initrd
-  APPEND root=UUID=$uuid ro console=tty0 console=ttyS0,115200 net.ifnames=0 biosdevname=0
+  APPEND root=UUID=$uuid ro console=tty0 console=ttyS0,115200 quiet net.ifnames=0 biosdevname=0
 EXTLINUX
 extlinux --install "$root/boot/extlinux" >/dev/null 2>&1
 # Blocks freed during the build (package archives, logs) still hold data;
