@@ -37,6 +37,9 @@ box="$out/$box_name.box"
 cloudinit_version=v1.14.0
 size_gb=4
 ignition_version=v2.27.0
+# The Flatcar release the box says it is (e2e.sh publishes the ignition
+# flavour's image as this release's QEMU image: keep the two the same).
+flatcar_version=4593.2.5
 
 log() { echo "build-box.sh: $*" >&2; }
 
@@ -211,6 +214,21 @@ else
 	stable_configure "$root"
 fi
 
+# What the node says it is, where cododemo's os check reads it: Flatcar
+# $flatcar_version. Debian's own /usr/lib/os-release stays for its tools.
+rm -f "$root/etc/os-release"
+cat >"$root/etc/os-release" <<OSRELEASE
+NAME="Flatcar Container Linux by Kinvolk"
+ID=flatcar
+ID_LIKE=coreos
+VERSION=$flatcar_version
+VERSION_ID=$flatcar_version
+BUILD_ID=cododemo-e2e
+PRETTY_NAME="Flatcar Container Linux by Kinvolk $flatcar_version (cododemo e2e test box)"
+HOME_URL="https://flatcar.org/"
+FLATCAR_BOARD="amd64-usr"
+OSRELEASE
+
 cat >"$root/etc/fstab" <<FSTAB
 UUID=$uuid / ext4 errors=remount-ro 0 1
 FSTAB
@@ -265,7 +283,7 @@ TIMEOUT 0
 LABEL linux
   LINUX $kernel
   INITRD $initrd
-  APPEND root=UUID=$uuid ro console=tty0 console=ttyS0,115200 quiet net.ifnames=0 biosdevname=0
+  APPEND root=UUID=$uuid ro console=tty0 console=ttyS0,115200 net.ifnames=0 biosdevname=0
 EXTLINUX
 extlinux --install "$root/boot/extlinux" >/dev/null 2>&1
 # Blocks freed during the build (package archives, logs) still hold data;

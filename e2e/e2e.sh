@@ -137,6 +137,7 @@ mirror_pid=$!
 # names for stable 4593.2.5 (the image, its .DIGESTS, a detached .sig of
 # each) and signed with a key made for this run, which cododemo trusts
 # through CODODEMO_KEYRING only (it warns on every run that it does).
+# The release the test box says it is (build-box.sh flatcar_version).
 qemu_version=4593.2.5
 qemu_img=flatcar_production_qemu_image.img
 publish_qemu_image() {
