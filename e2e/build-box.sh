@@ -193,10 +193,8 @@ pkgs=(
 	linux-image-amd64 initramfs-tools
 	openssh-server sudo iproute2 iputils-ping procps less ca-certificates isc-dhcp-client
 	etcd-server etcd-client
-	docker.io
+	docker.io curl
 )
-# The stable path's units fetch fleet and etcd with curl, as on Flatcar.
-[[ $flavour == stable ]] && pkgs+=(curl)
 log "debootstrap ($(IFS=,; echo "${pkgs[*]}"))"
 debootstrap --variant=minbase --include="$(IFS=,; echo "${pkgs[*]}")" \
 	--cache-dir="$cache/debs" "$suite" "$root" "$mirror" >"$work/debootstrap.log" 2>&1 || {
@@ -252,6 +250,8 @@ chroot "$root" systemctl mask etcd.service
 # enables the service itself.
 chroot "$root" systemctl disable docker.service containerd.service >/dev/null 2>&1
 chroot "$root" systemctl enable docker.socket >/dev/null 2>&1
+# /usr read-only, as Flatcar mounts it.
+chroot "$root" systemctl enable cododemo-usr-readonly.service >/dev/null 2>&1
 if [[ $flavour == ignition ]]; then
 	chroot "$root" systemctl enable systemd-networkd.service cododemo-firstboot.service ssh.service >/dev/null 2>&1
 else
@@ -274,6 +274,9 @@ initrd=$(cd "$root" && readlink -f initrd.img | sed "s|^$root||")
 kernel=/${kernel#/}
 initrd=/${initrd#/}
 [[ -f $root$kernel && -f $root$initrd ]] || { log "kernel or initrd missing in the image"; exit 1; }
+# apparmor=0: Flatcar has no AppArmor (it has SELinux, permissive), and
+# Debian's Docker refuses to start containers when AppArmor is on and its
+# parser is missing.
 mkdir -p "$root/boot/extlinux"
 cat >"$root/boot/extlinux/extlinux.conf" <<EXTLINUX
 SERIAL 0 115200
@@ -283,7 +286,7 @@ TIMEOUT 0
 LABEL linux
   LINUX $kernel
   INITRD $initrd
-  APPEND root=UUID=$uuid ro console=tty0 console=ttyS0,115200 net.ifnames=0 biosdevname=0
+  APPEND root=UUID=$uuid ro console=tty0 console=ttyS0,115200 net.ifnames=0 biosdevname=0 apparmor=0
 EXTLINUX
 extlinux --install "$root/boot/extlinux" >/dev/null 2>&1
 # Blocks freed during the build (package archives, logs) still hold data;
