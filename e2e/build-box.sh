@@ -274,7 +274,7 @@ initrd=$(cd "$root" && readlink -f initrd.img | sed "s|^$root||")
 kernel=/${kernel#/}
 initrd=/${initrd#/}
 [[ -f $root$kernel && -f $root$initrd ]] || { log "kernel or initrd missing in the image"; exit 1; }
-# apparmor=0: Flatcar has no AppArmor (it has SELinux, permissive), and
+# apparmor=0: Flatcar has no AppArmor (it uses SELinux instead), and
 # Debian's Docker refuses to start containers when AppArmor is on and its
 # parser is missing.
 mkdir -p "$root/boot/extlinux"
