@@ -433,7 +433,9 @@ run_lab() {
 workshop() {
 	begin workshop-run-all
 	local rc=0
-	"$bin" workshop run --all --disruptive -o json >"$lab/workshop.json" 2> >(stamped cat) || rc=$?
+	# Each command may take 90 s, not 30: Docker and fleet under software
+	# emulation answer several times slower than on a laptop.
+	"$bin" workshop run --all --disruptive --timeout 90s -o json >"$lab/workshop.json" 2> >(stamped cat) || rc=$?
 	# Each exercise's time, and failover's steps: the halt, the unit
 	# rescheduled, the balancer answering again, the probe's share.
 	python3 - "$lab/workshop.json" <<'PY' >&2 || true
