@@ -238,9 +238,10 @@ rm -f "$root/etc/apt/sources.list" "$root"/etc/apt/sources.list.d/*
 
 # core: the login user, as on Flatcar (uid 500), no password, sudo without one.
 chroot "$root" groupadd -g 500 core
-# In the docker group, as on Flatcar, so the workshop's docker commands run
+# In the docker and systemd-journal groups, as on Flatcar, so the workshop's
+# docker commands and fleetctl journal run
 # as core.
-chroot "$root" useradd -u 500 -g core -G sudo,docker -m -s /bin/bash core
+chroot "$root" useradd -u 500 -g core -G sudo,docker,systemd-journal -m -s /bin/bash core
 chroot "$root" passwd -l core >/dev/null
 
 # Debian's own etcd.service must never start: etcd-member.service is the one.

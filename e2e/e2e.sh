@@ -395,11 +395,18 @@ run_lab() {
 		halt_and_back
 	fi
 
-	# Every node boots a second time, as a user's `reload` does (halt, boot
-	# without provisioning): the disks must still boot, and the lab come back
-	# green.
+	# A second boot, as a user's `reload` does (halt, boot without
+	# provisioning): the disks must still boot, and the lab come back green.
+	# ignition: every node (core-02, halted above, boots from off). stable:
+	# core-01, whose second boot re-runs coreos-cloudinit on the uploaded
+	# user-data (the other two nodes are the same box and path; each reload
+	# costs about 3 minutes under emulation).
 	begin "$(p reload)"
-	stamped "$bin" reload
+	if [[ $flavour == ignition ]]; then
+		stamped "$bin" reload
+	else
+		stamped "$bin" reload core-01
+	fi
 	end
 
 	begin "$(p verify-after-reload)"
@@ -453,6 +460,8 @@ PY
 	end
 }
 
+# A node halted is named by verify, and only it; the reload below brings it
+# back (from off).
 halt_and_back() {
 begin halt-core-02
 stamped "$bin" halt core-02
@@ -460,7 +469,9 @@ end
 
 begin verify-names-core-02
 set +e
-out=$("$bin" verify -o json --connect-timeout 5s 2>/dev/null)
+# 30 s to log in: the other two nodes are emulated, and must not be
+# mistaken for down.
+out=$("$bin" verify -o json --connect-timeout 30s 2>/dev/null)
 rc=$?
 set -e
 [[ $rc == 1 ]] || fail "verify with core-02 halted exited $rc, want 1"
@@ -474,16 +485,6 @@ print("ok: verify names core-02 (and only core-02):", sorted(bad), file=sys.stde
 PY
 end
 
-begin up-core-02
-stamped "$bin" up core-02 --wait 10m
-end
-
-begin verify-again
-stamped "$bin" verify --wait 3m
-# A second boot: etcd-install.service is skipped (etcd is in /opt/bin), and
-# etcd-member.service still runs it.
-check_etcd_release core-02
-end
 }
 
 
