@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -187,14 +188,77 @@ func (d *Driver) BoxRemove(ctx context.Context, b Box) error {
 	return err
 }
 
-// Halt runs `vagrant halt` for names (all machines when empty).
+// Halt shuts the named machines (all when none) down, one `vagrant halt
+// NODE` each, all at once: Vagrant's own `halt` of several machines does
+// one after the other, and a guest's graceful shutdown is most of a
+// minute under emulation. The error joins a *NodeError per machine that
+// failed.
 func (d *Driver) Halt(ctx context.Context, out Output, names ...string) error {
-	return d.streamNodes(ctx, append([]string{"halt", "--machine-readable"}, names...), out)
+	if len(names) == 0 {
+		status, err := d.Status(ctx)
+		if err != nil {
+			return fmt.Errorf("vagrant status: %w", err)
+		}
+		for _, m := range status {
+			names = append(names, m.Name)
+		}
+	}
+	errs := make([]error, len(names))
+	var wg sync.WaitGroup
+	for i, n := range names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			lw := &lineWriter{out: out, machine: n}
+			if err := d.run(ctx, []string{"halt", "--machine-readable", n}, lw); err != nil {
+				_, p := lw.last()
+				errs[i] = &NodeError{Node: n, Op: "vagrant halt", Phase: p, Err: err}
+			}
+		}()
+	}
+	wg.Wait()
+	return joinNodeErrors(ctx, errs)
 }
 
-// Reload runs `vagrant reload` (halt then up, without provisioning).
+// Reload does what `vagrant reload` does (a halt, then a boot without
+// provisioning: Vagrant's reload is its halt then its up actions) for the
+// named machines (all when none), but for all of them at once: every
+// machine halts in parallel, then they boot in parallel as an up of
+// stopped machines does. A machine never created is skipped, as Vagrant's
+// reload skips it. The error joins a *NodeError per machine that failed,
+// whose Op says whether it failed halting or booting.
 func (d *Driver) Reload(ctx context.Context, out Output, names ...string) error {
-	return d.streamNodes(ctx, append([]string{"reload", "--machine-readable"}, names...), out)
+	status, err := d.Status(ctx, names...)
+	if err != nil {
+		return fmt.Errorf("vagrant status: %w", err)
+	}
+	var created []string
+	for _, m := range status {
+		if m.State.Created() {
+			created = append(created, m.Name)
+		} else if out != nil {
+			if w := out(m.Name); w != nil {
+				fmt.Fprintln(w, "VM not created. Moving on...")
+			}
+		}
+	}
+	if len(created) == 0 {
+		return nil
+	}
+	if err := d.Halt(ctx, out, created...); err != nil {
+		return err
+	}
+	return d.Up(ctx, UpOptions{Names: created, Provider: d.Provider, NoProvision: true, Out: out})
+}
+
+// joinNodeErrors joins the per-machine errors; when ctx was cancelled
+// that is the one error to say.
+func joinNodeErrors(ctx context.Context, errs []error) error {
+	err := errors.Join(errs...)
+	if err != nil && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
 }
 
 // Destroy runs `vagrant destroy --force`: in machine-readable mode Vagrant
@@ -203,21 +267,6 @@ func (d *Driver) Destroy(ctx context.Context, out Output, names ...string) error
 	// Unlike halt and reload, destroy goes on past a failing machine and
 	// reports all failures at the end: no one node to name.
 	return d.stream(ctx, append([]string{"destroy", "--force", "--machine-readable"}, names...), out)
-}
-
-// streamNodes is stream for a verb Vagrant runs over machines one after
-// the other, stopping at the first that fails (halt, reload): that
-// failure is a *NodeError naming the machine Vagrant was last busy with.
-func (d *Driver) streamNodes(ctx context.Context, args []string, out Output) error {
-	lw := &lineWriter{out: out}
-	err := d.run(ctx, args, lw)
-	if err == nil || errors.Is(err, context.Canceled) {
-		return err
-	}
-	if m, p := lw.last(); m != "" {
-		return &NodeError{Node: m, Op: "vagrant " + args[0], Phase: p, Err: err}
-	}
-	return err
 }
 
 // stream runs a long vagrant command and hands its messages, one human

@@ -188,10 +188,14 @@ func (d *Driver) runUpPlan(ctx context.Context, plan UpPlan, o UpOptions) error 
 		}()
 	}
 	wg.Wait()
+	op := "vagrant up"
+	if o.NoProvision {
+		op += " --no-provision"
+	}
 	var errs []error
 	for _, st := range plan.Steps {
 		if s := states[st.Name]; s.err != nil {
-			errs = append(errs, &NodeError{Node: st.Name, Op: "vagrant up", Phase: s.phase, Err: s.err})
+			errs = append(errs, &NodeError{Node: st.Name, Op: op, Phase: s.phase, Err: s.err})
 		}
 	}
 	return errors.Join(errs...)
