@@ -14,15 +14,14 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"log"
 	"net/http"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/cododemo/cododemo/kit/internal/serve"
 )
 
 func main() {
@@ -37,18 +36,8 @@ func main() {
 	})
 	srv := &http.Server{Addr: *listen, Handler: b, ReadHeaderTimeout: 10 * time.Second}
 	log.Printf("lb: serving on %s, following %s in %s", *listen, *prefix, *endpoints)
-	// Stop on SIGTERM: as a container's PID 1 the process has no default
-	// action for it, and `docker stop` would kill it after 10 s (exit 137,
-	// the unit failed).
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
-	go func() {
-		<-ctx.Done()
-		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(shut)
-	}()
-	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
+	// Until SIGTERM: `docker stop` ends it at once, and the unit stops clean.
+	if err := serve.UntilStopped(srv); err != nil {
 		log.Fatal(err)
 	}
 	log.Printf("lb: stopped")

@@ -6,16 +6,14 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log"
 	"net/http"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
+
+	"github.com/cododemo/cododemo/kit/internal/serve"
 )
 
 func main() {
@@ -27,24 +25,7 @@ func main() {
 	}
 	srv := &http.Server{Addr: *addr, Handler: handler(host), ReadHeaderTimeout: 10 * time.Second}
 	log.Printf("web: serving on %s as %s", *addr, host)
-	serveUntilStopped(srv)
-}
-
-// serveUntilStopped serves until SIGTERM or SIGINT, then shuts down and
-// returns. As a container's PID 1 the process gets no default action for
-// SIGTERM: without a handler `docker stop` waits 10 s and kills it, `docker
-// run` exits 137 and systemd marks the unit failed (the node then counts
-// as degraded until someone resets it).
-func serveUntilStopped(srv *http.Server) {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
-	go func() {
-		<-ctx.Done()
-		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(shut)
-	}()
-	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
+	if err := serve.UntilStopped(srv); err != nil {
 		log.Fatal(err)
 	}
 	log.Printf("web: stopped")

@@ -1,6 +1,6 @@
 //go:build unix
 
-package main
+package serve
 
 import (
 	"net"
@@ -20,9 +20,10 @@ func TestStopsOnSIGTERM(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	srv := &http.Server{Addr: addr, Handler: handler("c0ffee")}
+	srv := &http.Server{Addr: addr, Handler: http.NotFoundHandler()}
 	done := make(chan struct{})
-	go func() { serveUntilStopped(srv); close(done) }()
+	var served error
+	go func() { served = UntilStopped(srv); close(done) }()
 	up := false
 	for i := 0; i < 100 && !up; i++ { // bounded: 5 s
 		if resp, err := http.Get("http://" + addr + "/"); err == nil {
@@ -40,6 +41,9 @@ func TestStopsOnSIGTERM(t *testing.T) {
 	}
 	select {
 	case <-done:
+		if served != nil {
+			t.Fatalf("after SIGTERM: %v", served)
+		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("still serving 10 s after SIGTERM")
 	}
