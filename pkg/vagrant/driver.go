@@ -248,7 +248,13 @@ func (d *Driver) Reload(ctx context.Context, out Output, names ...string) error 
 	if err := d.Halt(ctx, out, created...); err != nil {
 		return err
 	}
-	return d.Up(ctx, UpOptions{Names: created, Provider: d.Provider, NoProvision: true, Out: out})
+	// Every one of them is stopped now: the plan PlanUp would make from a
+	// second `vagrant status` is known, so skip that call.
+	plan := UpPlan{}
+	for _, n := range created {
+		plan.Steps = append(plan.Steps, UpStep{Name: n})
+	}
+	return d.runUpPlan(ctx, plan, UpOptions{Names: created, Provider: d.Provider, NoProvision: true, Out: out})
 }
 
 // joinNodeErrors joins the per-machine errors; when ctx was cancelled
