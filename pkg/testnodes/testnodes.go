@@ -40,6 +40,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -217,10 +218,16 @@ func start(tb TB, o Options) (*Cluster, error) {
 		n := &Node{Name: fmt.Sprintf("core-%02d", i), Addr: fmt.Sprintf("%s.%d", base, i), Member: i <= members, ClientPort: clientPort}
 		n.dir = filepath.Join(c.Dir, n.Name)
 		n.Root = filepath.Join(n.dir, "root")
+		// Each probe closes its listener, so the kernel may hand the same
+		// port out again on this address: a node's SSH, peer and client
+		// ports must differ (seen: core-03's peer port was the client port,
+		// and its etcd failed to bind).
+		used := []int{clientPort}
 		for _, p := range []*int{&n.SSHPort, &n.PeerPort} {
-			if *p, err = freePort(n.Addr); err != nil {
+			if *p, err = freePortExcept(n.Addr, used); err != nil {
 				return nil, fmt.Errorf("%s: %w", n.Name, err)
 			}
+			used = append(used, *p)
 		}
 		if n.Member && i <= started {
 			initial = append(initial, fmt.Sprintf("%s=http://%s:%d", n.Name, n.Addr, n.PeerPort))
@@ -372,6 +379,17 @@ func commonFreePort(addrs []string) (int, error) {
 		}
 	}
 	return 0, errors.New("no port free on every node address after 20 tries")
+}
+
+// freePortExcept is freePort, never one of used (20 tries).
+func freePortExcept(addr string, used []int) (int, error) {
+	for range 20 {
+		p, err := freePort(addr)
+		if err != nil || !slices.Contains(used, p) {
+			return p, err
+		}
+	}
+	return 0, fmt.Errorf("no free port on %s other than %v after 20 tries", addr, used)
 }
 
 func freePort(addr string) (int, error) {
