@@ -246,13 +246,32 @@ echo "ignored_env=$(sudo journalctl -b -u etcd-member.service -o cat | grep -o '
 echo "environ=$(sudo cat "/proc/$pid/environ" | tr '\0' '\n' | grep -E '^(ETCD|NOTIFY)_' | cut -d= -f1 | sort | paste -sd, -)"
 SH
 )
-check_etcd_release() {
-	local node facts
+# Runs "FN NODE" for every node at once (a login and a few remote commands
+# take seconds per node under emulation), then prints each node's output in
+# node order; fails if any node did.
+on_nodes() {
+	local fn=$1 node i=0 rc=0
+	shift
+	local -a pids=()
 	for node in "$@"; do
-		facts=$("$bin" ssh "$node" <<<"$remote_facts" 2>&1) || fail "$node: etcd facts: $facts"
-		# Only the facts, not the login banner.
-		printf '%s\n' "$facts" | grep -E '^[a-z_]+=' | sed "s/^/  $node: /" >&2
-		python3 - "$node" "$facts" <<'PY' || fail "$node: etcd-member does not run /opt/bin/etcd from the release tarball as user etcd"
+		("$fn" "$node") >"$lab/$fn-$node.out" 2>&1 &
+		pids+=($!)
+	done
+	for node in "$@"; do
+		wait "${pids[i]}" || rc=1
+		cat "$lab/$fn-$node.out" >&2
+		i=$((i + 1))
+	done
+	((rc == 0)) || fail "$fn: a node failed (its lines above)"
+}
+
+check_etcd_release() { on_nodes etcd_release_node "$@"; }
+etcd_release_node() {
+	local node=$1 facts
+	facts=$("$bin" ssh "$node" <<<"$remote_facts" 2>&1) || fail "$node: etcd facts: $facts"
+	# Only the facts, not the login banner.
+	printf '%s\n' "$facts" | grep -E '^[a-z_]+=' | sed "s/^/  $node: /" >&2
+	python3 - "$node" "$facts" <<'PY' || fail "$node: etcd-member does not run /opt/bin/etcd from the release tarball as user etcd"
 import sys
 node, text = sys.argv[1], sys.argv[2]
 f = dict(l.split("=", 1) for l in text.splitlines() if "=" in l)
@@ -274,7 +293,6 @@ if unknown:
 assert not bad, bad
 print("ok: %s runs /opt/bin/etcd as etcd (%s)" % (node, f.get("version")), file=sys.stderr)
 PY
-	done
 }
 
 # Each node's disk must still boot: the MBR and the root partition's boot
@@ -337,14 +355,14 @@ echo "ignition=$(test -e /usr/lib/cododemo-box/ignition -o -e /etc/systemd/syste
 echo "cloudinit=$(coreos-cloudinit --version)"
 SH
 )
-check_stable() {
-	local node ip facts labkey
+check_stable() { on_nodes stable_node "$@"; }
+stable_node() {
+	local node=$1 ip facts labkey
 	labkey=$(ssh-keygen -y -f "$(find "$current" -name id_ed25519 -print -quit)" | awk '{print $1" "$2}')
-	for node in "$@"; do
-		ip=10.231.28.$((11 + ${node#core-0} - 1))
-		facts=$("$bin" ssh "$node" <<<"$stable_facts" 2>&1) || fail "$node: stable facts: $facts"
-		printf '%s\n' "$facts" | grep -E '^[a-z]+=' | sed "s/^/  $node: /" >&2
-		python3 - "$node" "$ip" "$labkey" "$facts" <<'PY' || fail "$node: the stable path did not configure the node as it must"
+	ip=10.231.28.$((11 + ${node#core-0} - 1))
+	facts=$("$bin" ssh "$node" <<<"$stable_facts" 2>&1) || fail "$node: stable facts: $facts"
+	printf '%s\n' "$facts" | grep -E '^[a-z]+=' | sed "s/^/  $node: /" >&2
+	python3 - "$node" "$ip" "$labkey" "$facts" <<'PY' || fail "$node: the stable path did not configure the node as it must"
 import sys
 node, ip, labkey, text = sys.argv[1:5]
 f = dict(l.split("=", 1) for l in text.splitlines() if "=" in l and l.split("=", 1)[0].isalpha())
@@ -359,7 +377,6 @@ if f.get("env") != "COREOS_PUBLIC_IPV4=%s,COREOS_PRIVATE_IPV4=%s" % (ip, ip):
 assert not bad, bad
 print("ok: %s configured by coreos-cloudinit from the uploaded user-data; only the lab key" % node, file=sys.stderr)
 PY
-	done
 }
 
 # flavour label: the ignition flavour keeps the phase names it always had.

@@ -26,6 +26,8 @@ for p in "${pkgs[@]}"; do
 done
 if ((${#missing[@]})); then
 	echo "setup-libvirt.sh: installing ${missing[*]}"
+	# A fresh machine may have no package lists yet.
+	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
 fi
 
