@@ -51,9 +51,11 @@ bench:
 fuzz:
 	$(GO) test ./pkg/config -run '^$$' -fuzz FuzzLoad -fuzztime 30s
 
-# The real-VM tier (root, Debian 12): cododemo up -> verify --deep -> halt a
-# node -> verify names it -> up -> verify -> destroy, on vagrant-libvirt under
-# QEMU software emulation, with the test box e2e/build-box.sh makes.
+# The real-VM tier (root, Debian 12), on vagrant-libvirt under QEMU software
+# emulation with the test boxes e2e/build-box.sh makes: per flavour (Ignition;
+# stable-like, coreos-cloudinit) cododemo up -> verify --deep -> the workshop
+# (Ignition flavour) -> halt a node, verify names it -> reload every node ->
+# verify --deep -> destroy, nothing left. .ci/run runs it.
 e2e:
 	bash e2e/e2e.sh
 
