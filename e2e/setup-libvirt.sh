@@ -17,6 +17,7 @@ pkgs=(
 	vagrant vagrant-libvirt
 	debootstrap e2fsprogs fdisk extlinux syslinux-common libblkid-dev gcc
 	openssh-client curl ca-certificates
+	python3 procps # e2e.sh reads reports with python3 and looks for left-over qemu with pgrep
 	gnupg # signs the test box's image as Flatcar's QEMU image, with a key made per run
 )
 missing=()
