@@ -355,10 +355,14 @@ echo "ignition=$(test -e /usr/lib/cododemo-box/ignition -o -e /etc/systemd/syste
 echo "cloudinit=$(coreos-cloudinit --version)"
 SH
 )
-check_stable() { on_nodes stable_node "$@"; }
-stable_node() {
-	local node=$1 ip facts labkey
+check_stable() {
+	# The lab key, once: stable_node sees this local (bash scopes dynamically).
+	local labkey
 	labkey=$(ssh-keygen -y -f "$(find "$current" -name id_ed25519 -print -quit)" | awk '{print $1" "$2}')
+	on_nodes stable_node "$@"
+}
+stable_node() {
+	local node=$1 ip facts
 	ip=10.231.28.$((11 + ${node#core-0} - 1))
 	facts=$("$bin" ssh "$node" <<<"$stable_facts" 2>&1) || fail "$node: stable facts: $facts"
 	printf '%s\n' "$facts" | grep -E '^[a-z]+=' | sed "s/^/  $node: /" >&2
