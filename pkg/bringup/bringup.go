@@ -31,6 +31,7 @@ type Options struct {
 	Offline       bool
 	Mirror        string
 	Wait          time.Duration // how long verify may retry
+	CheckTimeout  time.Duration // each verify check's limit; verify's default when 0
 }
 
 // Env is what the steps need of the process.

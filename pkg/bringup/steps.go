@@ -350,7 +350,7 @@ func Verify(ctx context.Context, s *State) error {
 	}
 	conn := nodes.Connector()
 	defer conn.Close()
-	rep := health.Run(ctx, nodes.Inv, conn, health.RunOptions{Options: health.Options{Checks: checks}, Wait: s.Opts.Wait, Progress: s.Env.ErrOut})
+	rep := health.Run(ctx, nodes.Inv, conn, health.RunOptions{Options: health.Options{Checks: checks, Timeout: s.Opts.CheckTimeout}, Wait: s.Opts.Wait, Progress: s.Env.ErrOut})
 	if err := ctx.Err(); err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/cododemo/cododemo/pkg/bringup"
 	"github.com/cododemo/cododemo/pkg/cmdutil"
 	"github.com/cododemo/cododemo/pkg/config"
+	"github.com/cododemo/cododemo/pkg/health"
 	"github.com/cododemo/cododemo/pkg/lab"
 )
 
@@ -50,6 +51,9 @@ is missing.`,
   cododemo up --dry-run          # the plan, nothing changed`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Nodes = args
+			if o.Wait < 0 || o.CheckTimeout <= 0 {
+				return cmdutil.Usage(errors.New("--timeout must be positive and --wait not negative"))
+			}
 			secrets := lab.SecretsCreate
 			if o.DryRun {
 				// Nothing written: not even the lab's key.
@@ -79,6 +83,7 @@ is missing.`,
 	fl.BoolVar(&o.Offline, "offline", false, "use only the cache and imported bundles")
 	fl.StringVar(&o.Mirror, "mirror", "", "release server mirror base URL (config key mirror)")
 	fl.DurationVar(&o.Wait, "wait", 10*time.Minute, "how long verify may retry until the lab is healthy")
+	fl.DurationVar(&o.CheckTimeout, "timeout", health.DefaultTimeout, "time limit for each verify check (raise it on a slow or loaded machine)")
 	return cmd
 }
 

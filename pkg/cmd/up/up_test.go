@@ -206,7 +206,7 @@ func TestUpServesFirstBootAndWritesInventory(t *testing.T) {
 // up hands the running lab to its verify step and reports its verdict.
 func TestUpRunsVerify(t *testing.T) {
 	l := setup(t)
-	var got time.Duration
+	var got, gotTimeout time.Duration
 	verifyErr := errors.New("etcd-health failed on core-02")
 	// All of up's steps, with a stand-in for the last: verify.
 	stub := func(ctx context.Context, s *bringup.State) error {
@@ -215,7 +215,7 @@ func TestUpRunsVerify(t *testing.T) {
 			t.Fatalf("the last step is %s, want verify", last.Name)
 		}
 		steps[len(steps)-1] = bringup.Step{Name: "verify", Run: func(_ context.Context, s *bringup.State) error {
-			got = s.Opts.Wait
+			got, gotTimeout = s.Opts.Wait, s.Opts.CheckTimeout
 			if len(s.Lab.Plan.Nodes) != 3 {
 				t.Errorf("verify got %d nodes", len(s.Lab.Plan.Nodes))
 			}
@@ -228,12 +228,12 @@ func TestUpRunsVerify(t *testing.T) {
 	f := &cmdutil.Factory{IO: &cmdutil.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut},
 		Runner: exec.OS{}, Getenv: os.Getenv, WorkDir: l.dir, Version: "test"}
 	cmd := up.NewCmdUp(f, stub)
-	cmd.SetArgs([]string{"--skip-preflight", "--wait", "42s"})
+	cmd.SetArgs([]string{"--skip-preflight", "--wait", "42s", "--timeout", "40s"})
 	cmd.SetOut(&out)
 	cmd.SetErr(&errOut)
 	err := cmd.ExecuteContext(context.Background())
-	if !errors.Is(err, verifyErr) || got != 42*time.Second {
-		t.Fatalf("err %v wait %v\n%s", err, got, errOut.String())
+	if !errors.Is(err, verifyErr) || got != 42*time.Second || gotTimeout != 40*time.Second {
+		t.Fatalf("err %v wait %v timeout %v\n%s", err, got, gotTimeout, errOut.String())
 	}
 	verifyErr = nil
 	cmd = up.NewCmdUp(f, stub)
@@ -362,6 +362,14 @@ func TestUpRefusesEtcdNotMatchingBuiltinPin(t *testing.T) {
 	}
 	if log := l.fakeLog(t); strings.Contains(log, "up core-") {
 		t.Fatalf("a VM was started:\n%s", log)
+	}
+}
+
+func TestUpRejectsNonPositiveCheckTimeout(t *testing.T) {
+	l := setup(t)
+	code, _, errOut := l.run(t, "up", "--timeout", "0s")
+	if code != 2 || !strings.Contains(errOut, "--timeout must be positive") {
+		t.Fatalf("exit %d: %s", code, errOut)
 	}
 }
 
