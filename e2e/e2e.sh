@@ -91,8 +91,27 @@ teardown() {
 	if [[ $rc != 0 && ${KEEP:-0} == 1 ]]; then
 		echo "KEEP=1: lab left in $current (cd $current && VAGRANT_HOME=$VAGRANT_HOME $bin destroy -f)" >&2
 	else
+		# A phase still running (an interrupted `up` still making domains)
+		# would race the destroy and leave VMs behind: stop it first, bounded.
+		pkill -TERM -P $$ 2>/dev/null || true
+		for _ in $(seq 1 120); do pgrep -P $$ >/dev/null || break; sleep 0.5; done
 		if [[ $destroyed == 0 && -x $bin && -n $current ]]; then
 			(cd "$current" && "$bin" destroy -f >&2) || true
+		fi
+		# Whatever the lab's destroy could not reach (named e2e-*, so ours).
+		if [[ -n $(leftovers) ]]; then
+			echo "teardown: removing what destroy left: $(leftovers | paste -sd' ')" >&2
+			for d in $(virsh list --all --name | grep -E '^e2e-' || true); do
+				virsh destroy "$d" >/dev/null 2>&1 || true
+				virsh undefine "$d" --remove-all-storage >/dev/null 2>&1 || virsh undefine "$d" >/dev/null 2>&1 || true
+			done
+			for v in $(virsh vol-list --pool default | awk 'NR > 2 && $1 ~ /^e2e-/ {print $1}'); do
+				virsh vol-delete --pool default "$v" >/dev/null 2>&1 || true
+			done
+			for n in $(virsh net-list --all --name | grep -E '^e2e-' || true); do
+				virsh net-destroy "$n" >/dev/null 2>&1 || true
+				virsh net-undefine "$n" >/dev/null 2>&1 || true
+			done
 		fi
 		[[ -n $mirror_pid ]] && kill "$mirror_pid" 2>/dev/null || true
 		[[ -n $bench_srv ]] && kill "$bench_srv" 2>/dev/null || true
@@ -398,8 +417,9 @@ check_timeout=45s
 cpu_report() { on_nodes cpu_node "$@"; }
 cpu_node() {
 	local node=$1 out
-	out=$("$bin" ssh "$node" <<<'cat /proc/loadavg; ps -eo time=,etime=,comm= --sort=-time | head -n 8' 2>&1) || fail "$node: cpu report: $out"
-	printf '%s\n' "$out" | sed "s/^/  $node: /" >&2
+	out=$("$bin" ssh "$node" <<<'echo @@cpu; cat /proc/loadavg; ps -eo time=,etime=,comm= --sort=-time | head -n 8' 2>&1) || fail "$node: cpu report: $out"
+	# Only what follows the marker, not the login banner.
+	printf '%s\n' "$out" | sed -n '/^@@cpu$/,$p' | sed '1d' | sed "s/^/  $node: /" >&2
 }
 
 run_lab() {
