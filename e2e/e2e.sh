@@ -413,11 +413,13 @@ p() { [[ $flavour == ignition ]] && echo "$1" || echo "$flavour/$1"; }
 check_timeout=45s
 
 # What took each node's CPU since it booted (cumulative CPU time per
-# process), and its load: where the guests' time goes, in every run's log.
+# process), its load, and how often fleet's heartbeat monitor tripped (each
+# trip is up to a minute of 503s from fleetctl on that node): where the
+# guests' time goes, in every run's log.
 cpu_report() { on_nodes cpu_node "$@"; }
 cpu_node() {
 	local node=$1 out
-	out=$("$bin" ssh "$node" <<<'echo @@cpu; cat /proc/loadavg; ps -eo time=,etime=,comm= --sort=-time | head -n 8' 2>&1) || fail "$node: cpu report: $out"
+	out=$("$bin" ssh "$node" <<<'echo @@cpu; cat /proc/loadavg; ps -eo time=,etime=,comm= --sort=-time | head -n 8; echo "fleet heartbeat monitor tripped $(sudo journalctl -u fleet.service -o cat | grep -c "Monitor timed out") times (all boots)"' 2>&1) || fail "$node: cpu report: $out"
 	# Only what follows the marker, not the login banner.
 	printf '%s\n' "$out" | sed -n '/^@@cpu$/,$p' | sed '1d' | sed "s/^/  $node: /" >&2
 }
