@@ -576,6 +576,11 @@ func (n *Node) waitEtcd(limit time.Duration) error {
 	}
 }
 
+// WaitEtcdHealthy waits, up to limit, until the node's member answers
+// /health true, which etcd says only once the cluster has a leader: after a
+// leader is killed, the survivors' election is then over.
+func (n *Node) WaitEtcdHealthy(limit time.Duration) error { return n.waitEtcd(limit) }
+
 // KillEtcd kills the node's etcd member (SIGKILL, like a crash).
 func (n *Node) KillEtcd() {
 	n.mu.Lock()

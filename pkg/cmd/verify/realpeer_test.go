@@ -124,6 +124,13 @@ func TestVerifyEtcdMemberKilled(t *testing.T) {
 func TestVerifyRunnersOwnMemberKilled(t *testing.T) {
 	c := testnodes.Start(t, testnodes.Options{Nodes: 3})
 	c.Node("core-01").KillEtcd()
+	// core-01's member may have been the leader: let the survivors finish
+	// their election, or every member reads as unhealthy meanwhile.
+	for _, n := range []string{"core-02", "core-03"} {
+		if err := c.Node(n).WaitEtcdHealthy(20 * time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
 	code, rep := verifyJSON(t, c)
 	assertFails(t, code, rep, "core-01", "etcd-member", "")
 	assertFails(t, code, rep, "cluster", "etcd-health", "core-01 (http://")
