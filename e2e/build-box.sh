@@ -273,6 +273,20 @@ if [[ $flavour == ignition ]]; then
 else
 	stable_enable "$root"
 fi
+# Generators the box has nothing for (no encrypted, verity or integrity
+# volumes, no hibernation, no GPT auto-mounts, no SysV scripts of its own):
+# masked, since every boot and every daemon-reload runs each one, and under
+# emulation that is seconds (a reload took 6.5-7.4 s with them, 3.5-4.0 s
+# without, on one idle VM).
+mkdir -p "$root/etc/systemd/system-generators"
+for g in cryptsetup integritysetup veritysetup hibernate-resume gpt-auto sysv rc-local system-update run debug; do
+	ln -sf /dev/null "$root/etc/systemd/system-generators/systemd-$g-generator"
+done
+# Modules systemd loads early for features the box has no use for (DRM
+# consoles, device mapper, EFI pstore, FUSE, loop devices: Docker runs on
+# overlay2): 4-10 s each of a boot under emulation.
+chroot "$root" systemctl mask modprobe@drm.service modprobe@dm_mod.service modprobe@efi_pstore.service \
+	modprobe@fuse.service modprobe@loop.service >/dev/null 2>&1
 chroot "$root" systemctl disable apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer >/dev/null 2>&1 || true
 rm -rf "$root"/var/lib/etcd/*
 
@@ -285,6 +299,13 @@ rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
 
 # Boot loader: extlinux in the partition, syslinux's MBR in front of it.
 # Serial console so `virsh console` and the libvirt log show the boot.
+# The initramfs again, with only the modules etc/initramfs-tools names.
+chroot "$root" update-initramfs -u -k all >"$work/initramfs.log" 2>&1 || {
+	cat "$work/initramfs.log" >&2
+	log "update-initramfs failed"
+	exit 1
+}
+
 kernel=$(cd "$root" && readlink -f vmlinuz | sed "s|^$root||")
 initrd=$(cd "$root" && readlink -f initrd.img | sed "s|^$root||")
 kernel=/${kernel#/}
@@ -293,6 +314,7 @@ initrd=/${initrd#/}
 # apparmor=0: Flatcar has no AppArmor (it uses SELinux instead), and
 # Debian's Docker refuses to start containers when AppArmor is on and its
 # parser is missing.
+# i8042.noaux: no PS/2 mouse probing (seconds of timeouts under emulation).
 mkdir -p "$root/boot/extlinux"
 cat >"$root/boot/extlinux/extlinux.conf" <<EXTLINUX
 SERIAL 0 115200
@@ -302,7 +324,7 @@ TIMEOUT 0
 LABEL linux
   LINUX $kernel
   INITRD $initrd
-  APPEND root=UUID=$uuid ro console=tty0 console=ttyS0,115200 net.ifnames=0 biosdevname=0 apparmor=0
+  APPEND root=UUID=$uuid ro console=tty0 console=ttyS0,115200 net.ifnames=0 biosdevname=0 apparmor=0 i8042.noaux=1
 EXTLINUX
 extlinux --install "$root/boot/extlinux" >/dev/null 2>&1
 # Blocks freed during the build (package archives, logs) still hold data;

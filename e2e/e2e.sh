@@ -48,12 +48,18 @@ fail_later() { echo "FAIL (the run goes on, and fails at the end): $*" >&2; defe
 stamped() { "$@" 2>&1 | while IFS= read -r line; do printf '%(%H:%M:%S)T %s\n' -1 "$line"; done >&2; }
 
 declare -a timings=()
-begin() { phase=$1; phase_start=$(date +%s.%N); echo "== $phase" >&2; }
+# The host's CPU ticks, busy and all (/proc/stat's first line): a phase
+# near 100% busy waits for the emulated CPUs, one well below waits for
+# something else (a timeout, a retry interval, one node at a time).
+cpu_ticks() { awk '/^cpu / { b = $2 + $3 + $4 + $7 + $8; print b, b + $5 + $6; exit }' /proc/stat; }
+begin() { phase=$1; phase_start=$(date +%s.%N); phase_ticks=$(cpu_ticks); echo "== $phase" >&2; }
 end() {
-	local t
+	local t busy
 	t=$(awk -v a="$phase_start" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')
-	timings+=("$(printf '%-28s %7ss' "$phase" "$t")")
-	echo "== $phase done in ${t}s" >&2
+	busy=$(awk -v a="$phase_ticks" -v b="$(cpu_ticks)" 'BEGIN { split(a, x, " "); split(b, y, " ");
+		if (y[2] > x[2]) printf "%.0f", 100 * (y[1] - x[1]) / (y[2] - x[2]); else print "-" }')
+	timings+=("$(printf '%-28s %7ss  host CPU %3s%% busy' "$phase" "$t" "$busy")")
+	echo "== $phase done in ${t}s (host CPU ${busy}% busy)" >&2
 }
 
 # The lab lives where libvirt's qemu user can read the node configs.
