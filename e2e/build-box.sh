@@ -297,8 +297,6 @@ rm -rf "$root"/var/lib/etcd/*
 rm -f "$root/var/lib/dbus/machine-id" "$root"/etc/ssh/ssh_host_*
 rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
 
-# Boot loader: extlinux in the partition, syslinux's MBR in front of it.
-# Serial console so `virsh console` and the libvirt log show the boot.
 # The initramfs again, with only the modules etc/initramfs-tools names.
 chroot "$root" update-initramfs -u -k all >"$work/initramfs.log" 2>&1 || {
 	cat "$work/initramfs.log" >&2
@@ -306,6 +304,8 @@ chroot "$root" update-initramfs -u -k all >"$work/initramfs.log" 2>&1 || {
 	exit 1
 }
 
+# Boot loader: extlinux in the partition, syslinux's MBR in front of it.
+# Serial console so `virsh console` and the libvirt log show the boot.
 kernel=$(cd "$root" && readlink -f vmlinuz | sed "s|^$root||")
 initrd=$(cd "$root" && readlink -f initrd.img | sed "s|^$root||")
 kernel=/${kernel#/}
