@@ -69,6 +69,26 @@ bin="$lab/cododemo"
 mirror_pid=""
 bench_srv=""
 destroyed=1
+# serve_bench DIR PORT: the plain path's stand-in for cododemo's first-boot
+# server, serving DIR/serve. Bound to the management network's gateway only,
+# as cododemo's own server is: it starts once `vagrant up` has made the
+# network (bounded).
+serve_bench() {
+	(
+		for _ in $(seq 1 600); do
+			ip -4 -o addr show | grep -q " 10.231.27.1/" && exec python3 -m http.server "$2" --bind 10.231.27.1 --directory "$1/serve"
+			sleep 0.5
+		done
+		echo "bench: the management network never appeared" >&2
+	) >>"$1/serve.log" 2>&1 &
+	bench_srv=$!
+}
+stop_bench() {
+	[[ -n $bench_srv ]] || return 0
+	kill "$bench_srv" 2>/dev/null || true
+	wait "$bench_srv" 2>/dev/null || true
+	bench_srv=""
+}
 current=""
 flavours=${E2E_FLAVOURS:-ignition stable}
 
@@ -120,7 +140,7 @@ teardown() {
 			done
 		fi
 		[[ -n $mirror_pid ]] && kill "$mirror_pid" 2>/dev/null || true
-		[[ -n $bench_srv ]] && kill "$bench_srv" 2>/dev/null || true
+		stop_bench
 		rm -rf "$lab"
 	fi
 	echo "e2e phase timings:" >&2
@@ -588,24 +608,7 @@ bench_lab() {
 	# What cododemo's first-boot server serves: the pinned artifacts, by path.
 	mkdir -p "$current/serve/artifacts"
 	cp "$lab/mirror/artifacts/"* "$current/serve/artifacts/"
-	# Bound to the management network's gateway only, as cododemo's own
-	# server is: it starts once `vagrant up` has made the network (bounded).
-	serve_bench() {
-		(
-			for _ in $(seq 1 600); do
-				ip -4 -o addr show | grep -q " 10.231.27.1/" && exec python3 -m http.server "$port" --bind 10.231.27.1 --directory "$current/serve"
-				sleep 0.5
-			done
-			echo "bench: the management network never appeared" >&2
-		) >>"$current/serve.log" 2>&1 &
-		bench_srv=$!
-	}
-	stop_bench() {
-		kill "$bench_srv" 2>/dev/null || true
-		wait "$bench_srv" 2>/dev/null || true
-		bench_srv=""
-	}
-	serve_bench
+	serve_bench "$current" "$port"
 	destroyed=0
 	begin "$(p bench:vagrant-up-booted)"
 	t0=$(date +%s.%N)
@@ -622,7 +625,7 @@ bench_lab() {
 	# fetches the artifacts after the boot, not during it as Ignition does.
 	stop_bench
 	"$bin" up --no-verify --skip-preflight >&2
-	serve_bench
+	serve_bench "$current" "$port"
 	"$bin" verify --wait 10m --timeout "$check_timeout" >&2
 	stop_bench
 	t_ver=$(secs "$t0")
