@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -118,7 +119,7 @@ func (o *Options) engine(cmd *cobra.Command, f *cmdutil.Factory, t *sshtarget.No
 		e.HostKeys = t.Base.HostKeys
 	}
 	if e.Lab == nil && t.Lab != nil {
-		e.Lab = &selfLab{runner: f.Runner, config: f.ConfigPath(cmd), dir: f.WorkDir, out: o.IO.ErrOut}
+		e.Lab = &selfLab{runner: f.Runner, config: f.ConfigPath(cmd), dir: f.WorkDir, out: o.IO.ErrOut, checkTimeout: o.Timeout}
 	}
 	return e, func() { e.Close(); closeConn() }
 }
@@ -130,22 +131,117 @@ type selfLab struct {
 	config string
 	dir    string
 	out    io.Writer
+	// checkTimeout is the workshop's --timeout: the limit the user set for
+	// a command on this cluster, so also for each of up's verify checks.
+	// Without it up's checks get verify's default (15 s), which a loaded
+	// or emulated lab's etcd-write alone can take (seen in the e2e tier:
+	// 13.8 s with the workshop's units running).
+	checkTimeout time.Duration
 }
 
-func (l *selfLab) run(ctx context.Context, verb, node string) error {
+// upBootAllowance is what `up NODE` leaves Vagrant to boot the node before
+// verify starts waiting, out of the step's own limit.
+const upBootAllowance = 4 * time.Minute
+
+func (l *selfLab) run(ctx context.Context, verb, node string, extra ...string) error {
 	exe, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	args := []string{verb, node}
+	args := append([]string{verb, node}, extra...)
 	if l.config != "" {
 		args = append(args, "--config", l.config)
 	}
-	return l.runner.Run(ctx, exec.Cmd{Name: exe, Args: args, Dir: l.dir, Stdout: l.out, Stderr: l.out})
+	said := &failureLines{max: 6}
+	out := io.MultiWriter(l.out, said)
+	err = l.runner.Run(ctx, exec.Cmd{Name: exe, Args: args, Dir: l.dir, Stdout: out, Stderr: out})
+	if err == nil {
+		return nil
+	}
+	// The reason first (the failed checks, the last progress line), not
+	// the runner's tail of everything it printed, which starts with the
+	// headings; the whole output went to l.out already.
+	var re *exec.RunError
+	if errors.As(err, &re) {
+		err = fmt.Errorf("%s: %w", re.Command, re.Err)
+	}
+	if s := said.String(); s != "" {
+		return fmt.Errorf("%w; it said: %s", err, s)
+	}
+	return err
 }
 
 func (l *selfLab) Halt(ctx context.Context, node string) error { return l.run(ctx, "halt", node) }
-func (l *selfLab) Up(ctx context.Context, node string) error   { return l.run(ctx, "up", node) }
+
+// Up runs `up NODE` with the workshop's check limit, and a verify wait
+// that ends before the step's own limit does: a lab that stays unhealthy
+// is then reported with up's verify table and reasons, not cut off.
+func (l *selfLab) Up(ctx context.Context, node string) error {
+	var extra []string
+	if l.checkTimeout > 0 {
+		extra = append(extra, "--timeout", l.checkTimeout.String())
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		wait := max(time.Until(dl)-upBootAllowance, time.Minute).Truncate(time.Second)
+		extra = append(extra, "--wait", wait.String())
+	}
+	return l.run(ctx, "up", node, extra...)
+}
+
+// failureLines keeps what says why a child command failed: the rows of
+// its last verify table that failed (at most max), else its last "still
+// failing" progress line, and its last line.
+type failureLines struct {
+	mu       sync.Mutex // stdout and stderr are copied by two goroutines
+	max      int
+	fails    []string
+	progress string
+	last     string
+	part     string
+}
+
+func (w *failureLines) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	parts := strings.Split(w.part+string(p), "\n")
+	w.part = parts[len(parts)-1]
+	for _, line := range parts[:len(parts)-1] {
+		w.line(line)
+	}
+	return len(p), nil
+}
+
+func (w *failureLines) line(line string) {
+	line = strings.Join(strings.Fields(line), " ")
+	switch {
+	case line == "":
+		return
+	case strings.HasPrefix(line, "NODE CHECK STATUS"):
+		w.fails = nil // a new table
+	case strings.Contains(line, " FAIL ") && len(w.fails) < w.max:
+		w.fails = append(w.fails, line)
+	case strings.Contains(line, "still failing:"):
+		w.progress = line
+	}
+	w.last = line
+}
+
+func (w *failureLines) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.part != "" {
+		w.line(w.part)
+		w.part = ""
+	}
+	lines := append([]string(nil), w.fails...)
+	if len(lines) == 0 && w.progress != "" {
+		lines = append(lines, w.progress)
+	}
+	if w.last != "" && (len(lines) == 0 || lines[len(lines)-1] != w.last) {
+		lines = append(lines, w.last)
+	}
+	return strings.Join(lines, "; ")
+}
 
 func newList(_ *cmdutil.Factory, o *Options) *cobra.Command {
 	var output string
