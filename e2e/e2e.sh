@@ -541,9 +541,22 @@ for e in r["exercises"]:
     for st in e["steps"]:
         if e["id"] == "failover" or st["status"] not in ("pass", "skip"):
             print("      %-8s %-30s %-8s %-5s %6.1fs x%-3d %s" % (st["phase"], st["step"], st["node"], st["status"],
-                  st["duration_ms"] / 1000, st["tries"], st["message"][:200]))
+                  st["duration_ms"] / 1000, st["tries"], st["message"][:600]))
 PY
-	[[ $rc == 0 ]] || fail_later "workshop run --all --disruptive exited $rc (report: $lab/workshop.json)"
+	# The failed steps and why, one line each, in the failure the run ends
+	# with: CI shows only the end of this log.
+	local why
+	why=$(python3 - "$lab/workshop.json" <<'PY' 2>/dev/null || true
+import json, sys
+r = json.load(open(sys.argv[1]))
+for e in r["exercises"]:
+    for st in e["steps"]:
+        if st["status"] == "fail" and st["phase"] != "cleanup":
+            print("%s / %s (%s, %.0fs): %s" % (e["id"], st["step"], st["node"], st["duration_ms"] / 1000,
+                  " ".join(st["message"].split())[:400]))
+PY
+)
+	[[ $rc == 0 ]] || fail_later "workshop run --all --disruptive exited $rc (report: $lab/workshop.json)${why:+$'\n    '}${why//$'\n'/$'\n    '}"
 	end
 }
 
