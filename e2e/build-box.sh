@@ -315,6 +315,11 @@ initrd=/${initrd#/}
 # Debian's Docker refuses to start containers when AppArmor is on and its
 # parser is missing.
 # i8042.noaux: no PS/2 mouse probing (seconds of timeouts under emulation).
+# mitigations=off: the emulated EPYC makes Debian's kernel turn on the
+# retbleed and SRSO return thunks and retpolines (every kernel return and
+# indirect call takes extra jumps, each a translation-block lookup under
+# TCG). A box that runs only our own test labs on one host has nothing to
+# isolate; Flatcar's kernel keeps its defaults, this is a test-box setting.
 mkdir -p "$root/boot/extlinux"
 cat >"$root/boot/extlinux/extlinux.conf" <<EXTLINUX
 SERIAL 0 115200
@@ -324,7 +329,7 @@ TIMEOUT 0
 LABEL linux
   LINUX $kernel
   INITRD $initrd
-  APPEND root=UUID=$uuid ro console=tty0 console=ttyS0,115200 net.ifnames=0 biosdevname=0 apparmor=0 i8042.noaux=1
+  APPEND root=UUID=$uuid ro console=tty0 console=ttyS0,115200 net.ifnames=0 biosdevname=0 apparmor=0 i8042.noaux=1 mitigations=off
 EXTLINUX
 extlinux --install "$root/boot/extlinux" >/dev/null 2>&1
 # Blocks freed during the build (package archives, logs) still hold data;
