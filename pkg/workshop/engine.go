@@ -535,7 +535,7 @@ func (e *Engine) attempt(ctx context.Context, ex *Exercise, st *state, s *Step, 
 		}
 		e.printf("$ cododemo %s %s\n", s.Lab, nodes[0].Name)
 		e.drop(nodes[0].Name)
-		cctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+		cctx, cancel := context.WithTimeout(ctx, maxStepTime)
 		defer cancel()
 		if s.Lab == "halt" {
 			err = e.Lab.Halt(cctx, nodes[0].Name)

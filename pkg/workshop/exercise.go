@@ -32,6 +32,11 @@ const (
 
 var knownNeeds = []string{NeedDocker, NeedEtcd, NeedFleet}
 
+// maxStepTime bounds one step: a step's retry and timeout may not exceed it,
+// and a lab step (halt or up of one node, which may boot a VM under
+// emulation) gets exactly this long.
+const maxStepTime = 10 * time.Minute
+
 // Exercise is one exercise file.
 type Exercise struct {
 	Pos    Pos    `yaml:"-"`
@@ -442,7 +447,7 @@ func (s *Step) validate(e *Exercise, group string) error {
 	if s.Fleet != nil && (s.Fleet.Units == "") == !s.Fleet.Machines {
 		return s.Fleet.Pos.Errorf("step %q: fleet: want exactly one of units, machines", s.Name)
 	}
-	if s.Retry > 10*time.Minute || s.Timeout > 10*time.Minute {
+	if s.Retry > maxStepTime || s.Timeout > maxStepTime {
 		return s.Pos.Errorf("step %q: retry and timeout are at most 10m", s.Name)
 	}
 	for _, t := range []string{s.Run, s.On, httpURL(s)} {

@@ -26,6 +26,11 @@ type KitSource struct {
 	SHA256 string
 }
 
+// kitLoadLimit bounds one node's `docker load` of the kit: the tarball
+// streams over SSH into a node that may be emulated, and a stalled stream
+// must not hang the workshop.
+const kitLoadLimit = 10 * time.Minute
+
 // cmdArch prints the node's architecture the way Go names it.
 const cmdArch = `case "$(uname -m)" in x86_64|amd64) echo amd64 ;; aarch64|arm64) echo arm64 ;; *) uname -m ;; esac`
 
@@ -132,7 +137,7 @@ func (e *Engine) loadKitOn(ctx context.Context, node string, kits map[string][]b
 		sr.Message = "this connection cannot stream a file"
 		return sr
 	}
-	cctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	cctx, cancel := context.WithTimeout(ctx, kitLoadLimit)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
 	code, err := sm.Stream(cctx, "docker load", bytes.NewReader(kits[arch]), &stdout, &stderr)
