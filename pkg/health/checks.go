@@ -166,6 +166,11 @@ func checkDocker(ctx context.Context, s Session, _ inventory.Node) Verdict {
 // pull, so a node without them cannot run the exercises offline.
 func checkKit(ctx context.Context, s Session, n inventory.Node) Verdict {
 	res, err := s.Run(ctx, CmdKitImages)
+	if err == nil && res.ExitStatus == ExitDockerNotActive && res.Signal == "" {
+		// Docker is still starting (or stopped): the docker check says why.
+		return Verdict{Status: Fail, Message: errorLines(res.Stderr) + ": the kit can be read once Docker is up",
+			Hint: "see the docker check; at first boot Docker starts before the kit loads"}
+	}
 	if err != nil || res.ExitStatus != 0 {
 		return Verdict{Status: Fail, Message: "docker image ls: " + runErr(res, err),
 			Hint: "is docker.service running (see the docker check), and is " + n.SSH.User + " in the docker group?"}

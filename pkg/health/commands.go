@@ -31,8 +31,18 @@ const (
 	CmdSystemRunning = "systemctl is-system-running"
 	CmdFailedUnits   = "systemctl list-units --failed --plain --no-legend --no-pager"
 	CmdDockerActive  = "systemctl is-active docker"
-	// CmdKitImages lists the images Docker has, one repo:tag a line.
-	CmdKitImages = "docker image ls --format '{{.Repository}}:{{.Tag}}'"
+	// CmdKitImages lists the images Docker has, one repo:tag a line, once
+	// docker.service is active (Type=notify: its API answers). Before that
+	// the docker CLI would wait on the socket for a dockerd still starting,
+	// for the whole check timeout and with it the batch of every node
+	// check (90 s an attempt at first boot under emulation), or would
+	// socket-activate a stopped one; instead it says the unit's state on
+	// stderr and exits ExitDockerNotActive.
+	CmdKitImages = `if systemctl is-active --quiet docker; then docker image ls --format '{{.Repository}}:{{.Tag}}'; ` +
+		`else echo "docker.service is $(systemctl is-active docker)" >&2; exit 3; fi`
+	// ExitDockerNotActive is CmdKitImages' exit status when docker.service
+	// is not active (systemctl is-active's own).
+	ExitDockerNotActive = 3
 	// CmdKitUnit is the state of the unit that loads the kit at boot.
 	CmdKitUnit = "systemctl is-active " + KitUnit
 	// KitUnit docker-loads the kit on a cododemo node (templates/).

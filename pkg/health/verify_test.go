@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -584,5 +587,64 @@ func TestFakeRunsBatches(t *testing.T) {
 	got := ParseBatch("n0nce", len(cmds), res.Stdout, res.Stderr)
 	if len(got) != len(cmds) || string(got[1].Stdout) != "running\n" || !slices.Equal(c.nodes[0].ran, cmds) {
 		t.Fatalf("parsed %+v; ran %q", got, c.nodes[0].ran)
+	}
+}
+
+// A node whose Docker is still starting fails the kit check at once,
+// saying so, instead of waiting on the socket (CmdKitImages).
+func TestVerifyKitDockerNotActive(t *testing.T) {
+	sel, _ := Select([]string{"kit"}, nil, false)
+	c, inv := newFakeCluster(1)
+	inv.Services = []string{"docker", "kit"}
+	c.nodes[0].set(CmdKitImages, func() (sshx.Result, error) {
+		return sshx.Result{ExitStatus: ExitDockerNotActive, Stderr: []byte("docker.service is activating\n")}, nil
+	})
+	r := verifyFake(t, c, inv, sel, nil)
+	v := wantStatus(t, r, "core-01", CheckKit, Fail, "docker.service is activating: the kit can be read once Docker is up")
+	if !strings.Contains(v.Hint, "docker check") {
+		t.Errorf("hint %q", v.Hint)
+	}
+}
+
+// CmdKitImages in a real shell, with systemctl and docker stand-ins on
+// PATH: docker is asked only once the unit is active.
+func TestCmdKitImagesGuard(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		state      string
+		wantExit   int
+		wantStdout string
+		wantStderr string
+	}{
+		{"active", 0, "cododemo/hello:1\n", ""},
+		{"activating", ExitDockerNotActive, "", "docker.service is activating\n"},
+		{"inactive", ExitDockerNotActive, "", "docker.service is inactive\n"},
+	} {
+		dir := t.TempDir()
+		write := func(name, body string) {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// systemctl is-active [--quiet] docker
+		write("systemctl", `[ "$2" = --quiet ] && { [ "`+tc.state+`" = active ]; exit $?; }; echo `+tc.state+`; [ "`+tc.state+`" = active ] || exit 3`)
+		write("docker", `echo cododemo/hello:1`)
+		cmd := exec.Command(sh, "-c", CmdKitImages)
+		cmd.Env = []string{"PATH=" + dir}
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if code != tc.wantExit || stdout.String() != tc.wantStdout || stderr.String() != tc.wantStderr {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want %d, %q, %q", tc.state, code, stdout.String(), stderr.String(), tc.wantExit, tc.wantStdout, tc.wantStderr)
+		}
 	}
 }

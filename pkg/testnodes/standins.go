@@ -8,8 +8,8 @@ import (
 // The stand-ins answer the few systemctl and journalctl forms the health
 // checks use, from state files under $CODODEMO_ROOT/run/cododemo. Their
 // output mimics systemd's (is-system-running prints the state and exits
-// non-zero unless running; is-active prints one state per unit and exits 3
-// when one is not active; list-units --failed --plain --no-legend prints
+// non-zero unless running; is-active prints one state per unit, nothing with
+// --quiet, and exits 3 when one is not active; list-units --failed --plain --no-legend prints
 // "UNIT LOAD ACTIVE SUB DESCRIPTION" rows).
 const systemctlStandIn = `#!/bin/sh
 # testnodes stand-in for systemctl (this machine has no systemd).
@@ -18,10 +18,10 @@ case "$1" in
 is-system-running)
 	s=$(cat "$st/system-state"); echo "$s"; [ "$s" = running ] ;;
 is-active)
-	shift; rc=0
+	shift; rc=0; quiet=""
 	for u in "$@"; do
-		case "$u" in -*) continue ;; *.*) ;; *) u="$u.service" ;; esac
-		s=$(cat "$st/units/$u" 2>/dev/null || echo inactive); echo "$s"
+		case "$u" in --quiet|-q) quiet=1; continue ;; -*) continue ;; *.*) ;; *) u="$u.service" ;; esac
+		s=$(cat "$st/units/$u" 2>/dev/null || echo inactive); [ -n "$quiet" ] || echo "$s"
 		[ "$s" = active ] || rc=3
 	done
 	exit $rc ;;

@@ -66,6 +66,11 @@ func TestVerifyKitForReal(t *testing.T) {
 	if v, _ := verdict(rep, "core-01", health.CheckKit); v.Status != health.Pass {
 		t.Errorf("core-01 beside a node without Docker: %+v", v)
 	}
+	// Docker still starting: the check says so instead of waiting on it.
+	must(t, c.Node("core-01").SetUnit("docker.service", "activating"))
+	code, rep = verifyJSON(t, c, "--only", "kit")
+	assertFails(t, code, rep, "core-01", health.CheckKit, "docker.service is activating: the kit can be read once Docker is up")
+	must(t, c.Node("core-01").SetUnit("docker.service", "active"))
 
 	// The same nodes, an inventory that runs no kit: skipped, not failed.
 	inv := *c.Inventory
