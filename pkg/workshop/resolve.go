@@ -138,12 +138,31 @@ func newState() *state { return &state{vars: map[string]string{}, named: map[str
 
 func stubFuncs() template.FuncMap {
 	return template.FuncMap{
-		"node":  func(any) (Node, error) { return Node{}, nil },
-		"image": func(string) string { return "" },
-		"file":  func(string) (string, error) { return "", nil },
-		"quote": shellQuote,
-		"add":   func(a, b int) int { return a + b },
+		"node":        func(any) (Node, error) { return Node{}, nil },
+		"image":       func(string) string { return "" },
+		"file":        func(string) (string, error) { return "", nil },
+		"quote":       shellQuote,
+		"add":         func(a, b int) int { return a + b },
+		"settleUnits": settleUnits,
 	}
+}
+
+// settleUnits is the shell a cleanup runs after removing an exercise's
+// containers: a unit whose container goes while fleet still stops it fails
+// a moment later (its `docker run` exits non-zero), so reset-failed at
+// once can come too early and leave the node degraded for verify's
+// systemd check. It waits up to 10 s until none of the units is active,
+// resets them, then lists any still failed (the step expects none, and
+// retries while one is).
+func settleUnits(units ...string) string {
+	q := make([]string, len(units))
+	for i, u := range units {
+		q[i] = shellQuote(u)
+	}
+	us := strings.Join(q, " ")
+	return "for _ in 1 2 3 4 5 6 7 8 9 10; do systemctl is-active --quiet " + us + " || break; sleep 1; done; " +
+		"sudo systemctl reset-failed " + us + " 2>/dev/null; " +
+		"systemctl list-units --failed --plain --no-legend " + us
 }
 
 func parseTemplate(name, text string) (*template.Template, error) {
@@ -221,8 +240,9 @@ func (c *Cluster) render(ex *Exercise, st *state, n Node, text string) (string, 
 			}
 			return fmt.Sprintf("cat > %s <<'CODODEMO_EOF'\n%sCODODEMO_EOF", shellQuote(name), content), nil
 		},
-		"quote": shellQuote,
-		"add":   func(a, b int) int { return a + b },
+		"quote":       shellQuote,
+		"add":         func(a, b int) int { return a + b },
+		"settleUnits": settleUnits,
 	}
 	t, err := template.New("step").Funcs(funcs).Option("missingkey=error").Parse(text)
 	if err != nil {
